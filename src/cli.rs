@@ -1,0 +1,267 @@
+//! What every command shares (SPEC section 4): inputs named on the command
+//! line or stdin, one buffered stdout, `COMMAND: message` errors, exit
+//! status 2 for usage and I/O errors, quiet status 0 on a closed stdout.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, StdoutLock};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::reader::Damage;
+
+/// Exit status for usage and I/O errors (clap uses it for usage errors too).
+pub const EXIT_ERROR: u8 = 2;
+
+/// An input stream: a named file or stdin.
+#[derive(Debug)]
+pub struct Input {
+    name: String,
+    file: File,
+}
+
+impl Input {
+    /// How messages name this input: the path as given, or `stdin`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Standard input, read directly from file descriptor 0 (bypassing
+    /// std's buffer, so readiness checks see exactly what is pending).
+    pub fn stdin() -> Result<Input, Error> {
+        let fd = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|source| Error::Read {
+                input: "stdin".into(),
+                source,
+            })?;
+        Ok(Input {
+            name: "stdin".into(),
+            file: File::from(fd),
+        })
+    }
+
+    /// Opens `path`; `-` is stdin.
+    pub fn open(path: &Path) -> Result<Input, Error> {
+        if path.as_os_str() == "-" {
+            return Input::stdin();
+        }
+        let file = File::open(path).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Input {
+            name: path.display().to_string(),
+            file,
+        })
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf)
+    }
+}
+
+impl AsFd for Input {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// Opens every input up front, so a missing file fails the command before
+/// it writes anything; no paths means stdin.
+pub fn open_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, Error> {
+    if paths.is_empty() {
+        return Ok(vec![Input::stdin()?]);
+    }
+    paths.iter().map(|path| Input::open(path)).collect()
+}
+
+/// Stdout, locked once and buffered; flush it before each blocking read.
+pub fn stdout() -> BufWriter<StdoutLock<'static>> {
+    BufWriter::with_capacity(64 * 1024, io::stdout().lock())
+}
+
+/// A command's failure.
+#[derive(Debug)]
+pub enum Error {
+    /// An input could not be opened.
+    Open {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// An input could not be read.
+    Read {
+        /// The input's name.
+        input: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// An output file could not be created.
+    Create {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Output could not be written.
+    Write(io::Error),
+    /// The arguments make no sense together.
+    Usage(String),
+}
+
+impl Error {
+    /// Wraps a read error of the input called `input`.
+    pub fn reading(input: &str) -> impl FnOnce(io::Error) -> Error + '_ {
+        |source| Error::Read {
+            input: input.to_owned(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Open { path, source } => {
+                write!(f, "cannot open {}: {}", path.display(), io_message(source))
+            }
+            Error::Read { input, source } => {
+                write!(f, "error reading {input}: {}", io_message(source))
+            }
+            Error::Create { path, source } => {
+                write!(
+                    f,
+                    "cannot create {}: {}",
+                    path.display(),
+                    io_message(source)
+                )
+            }
+            Error::Write(source) => write!(f, "error writing output: {}", io_message(source)),
+            Error::Usage(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Open { source, .. }
+            | Error::Read { source, .. }
+            | Error::Create { source, .. }
+            | Error::Write(source) => Some(source),
+            Error::Usage(_) => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    /// Unlabelled I/O errors in command code come from writing output.
+    fn from(source: io::Error) -> Error {
+        Error::Write(source)
+    }
+}
+
+/// An I/O error's message without Rust's " (os error N)" suffix.
+fn io_message(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text,
+    }
+}
+
+/// Ends a command: reports an error as `COMMAND: message` on stderr with
+/// status 2, except a closed stdout anywhere in the error's chain, which
+/// ends the command quietly with status 0.
+pub fn finish(command: &str, result: Result<ExitCode, Error>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{command}: {err}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::BrokenPipe {
+                return true;
+            }
+        }
+        cause = err.source();
+    }
+    false
+}
+
+/// Damaged packets over all inputs of a run, reported once at the end
+/// (SPEC 2.5).
+#[derive(Debug, Default)]
+pub struct DamageLog {
+    count: u64,
+    first: Option<(String, Damage)>,
+}
+
+impl DamageLog {
+    /// Adds what a reader of `input` saw.
+    pub fn add(&mut self, input: &Input, damage: Option<Damage>) {
+        let Some(damage) = damage else { return };
+        self.count += damage.count;
+        if self.first.is_none() {
+            self.first = Some((input.name.clone(), damage));
+        }
+    }
+
+    /// How many damaged packets there were.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The one-line report, if there was damage.
+    pub fn message(&self) -> Option<String> {
+        let (input, first) = self.first.as_ref()?;
+        let plural = if self.count == 1 { "" } else { "s" };
+        Some(format!(
+            "{} damaged packet{plural} kept as chatter (first at byte {} of {input}: {})",
+            self.count, first.first_offset, first.first_reason
+        ))
+    }
+
+    /// Writes the report to stderr as `COMMAND: warning: ...`.
+    pub fn report(&self, command: &str) {
+        if let Some(message) = self.message() {
+            eprintln!("{command}: warning: {message}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_messages_lose_the_errno_suffix() {
+        let err = io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(io_message(&err), "No such file or directory");
+    }
+
+    #[test]
+    fn broken_pipe_is_found_in_the_chain() {
+        let err = Error::Write(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert!(is_broken_pipe(&err));
+        let err = Error::Read {
+            input: "x".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert!(!is_broken_pipe(&err));
+    }
+}

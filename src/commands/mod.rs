@@ -1,0 +1,32 @@
+//! One module per command: its arguments (a clap derive struct), its `run`
+//! function and the extra sections of its man page. The binaries in
+//! `src/bin/` parse arguments and call `run`; the man pages and completions
+//! in `man/` and `completions/` are generated from [`docs`].
+
+use clap::CommandFactory;
+
+pub mod stats;
+pub mod subunit2json;
+
+/// What the man page and completions of one command are made from.
+pub struct Doc {
+    /// The command's clap definition (name, options, help).
+    pub command: clap::Command,
+    /// Man page sections after OPTIONS: (heading, roff-free text) pairs;
+    /// blank lines separate paragraphs.
+    pub sections: &'static [(&'static str, &'static str)],
+}
+
+/// Every command of the toolkit.
+pub fn docs() -> Vec<Doc> {
+    vec![
+        Doc {
+            command: stats::Args::command(),
+            sections: stats::MAN_SECTIONS,
+        },
+        Doc {
+            command: subunit2json::Args::command(),
+            sections: subunit2json::MAN_SECTIONS,
+        },
+    ]
+}

@@ -1,0 +1,366 @@
+//! The pure packet decoder: bytes in, a packet, "need more" or a reason out.
+//!
+//! No I/O here. [`decode`] looks at a buffer that starts with a signature byte
+//! and answers `Ok(Some(packet))`, `Ok(None)` when more bytes are needed to
+//! decide, or `Err(Invalid)` when the candidate is not a packet (SPEC 2.2).
+//! It rejects a candidate as early as the bytes present allow, so a stray
+//! signature in live output rarely makes the reader wait.
+
+use std::fmt;
+
+use crate::packet::{Flags, Layout, MAX_PACKET_LEN, Packet, SIGNATURE, Span, Timestamp};
+use crate::varint;
+
+/// Why a packet candidate is not a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    /// The version nibble is not 2.
+    Version(u8),
+    /// The reserved flag bit (0x0008) is set.
+    ReservedBit,
+    /// The length is a 4-byte varint; packets allow at most 3 bytes.
+    LengthTooWide,
+    /// The length is too small for the header and the CRC.
+    LengthTooShort(u32),
+    /// The input ended before all the claimed bytes arrived.
+    Truncated {
+        /// The length the packet claimed.
+        claimed: u32,
+    },
+    /// The CRC does not match the bytes.
+    Crc {
+        /// The CRC stored in the packet.
+        stored: u32,
+        /// The CRC of the bytes before it.
+        computed: u32,
+    },
+    /// A field runs past the end of the packet.
+    Overrun(Field),
+    /// A string is not UTF-8.
+    NotUtf8(Field),
+    /// A string contains a NUL byte.
+    Nul(Field),
+    /// The fields end this many bytes before the CRC.
+    TrailingBytes(u32),
+}
+
+impl Invalid {
+    /// Whether the header looked like a packet (version, reserved bit and
+    /// length all plausible) before the candidate failed: a "damaged"
+    /// packet in the sense of SPEC 2.5, counted and reported.
+    pub fn is_damaged(&self) -> bool {
+        !matches!(
+            self,
+            Invalid::Version(_)
+                | Invalid::ReservedBit
+                | Invalid::LengthTooWide
+                | Invalid::LengthTooShort(_)
+        )
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Version(v) => write!(f, "version {v}, not 2"),
+            Invalid::ReservedBit => f.write_str("reserved flag bit set"),
+            Invalid::LengthTooWide => f.write_str("length field wider than 3 bytes"),
+            Invalid::LengthTooShort(n) => write!(f, "length {n} too short for a packet"),
+            Invalid::Truncated { claimed } => {
+                write!(f, "input ended inside a packet of {claimed} bytes")
+            }
+            Invalid::Crc { stored, computed } => {
+                write!(f, "bad CRC: stored {stored:08x}, computed {computed:08x}")
+            }
+            Invalid::Overrun(field) => write!(f, "{field} runs past the end of the packet"),
+            Invalid::NotUtf8(field) => write!(f, "{field} is not UTF-8"),
+            Invalid::Nul(field) => write!(f, "{field} contains a NUL byte"),
+            Invalid::TrailingBytes(n) => write!(f, "{n} unused bytes before the CRC"),
+        }
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// A field of a packet, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // the names say it
+pub enum Field {
+    Timestamp,
+    TestId,
+    Tags,
+    Mime,
+    FileName,
+    FileContent,
+    RouteCode,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Timestamp => "timestamp",
+            Field::TestId => "test id",
+            Field::Tags => "tags",
+            Field::Mime => "MIME type",
+            Field::FileName => "file name",
+            Field::FileContent => "file content",
+            Field::RouteCode => "route code",
+        })
+    }
+}
+
+/// The plausible header of a candidate: its claimed length and where the
+/// fields start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The flags.
+    pub flags: Flags,
+    /// The whole packet's claimed length.
+    pub len: usize,
+    /// Bytes taken by signature, flags and length.
+    pub header_len: usize,
+}
+
+/// Checks the header of the candidate at the start of `buf` (which must
+/// start with the signature): `Ok(None)` when it is not all there yet.
+pub fn header(buf: &[u8]) -> Result<Option<Header>, Invalid> {
+    debug_assert_eq!(buf.first(), Some(&SIGNATURE));
+    let Some(&flags_hi) = buf.get(1) else {
+        return Ok(None);
+    };
+    if flags_hi >> 4 != 2 {
+        return Err(Invalid::Version(flags_hi >> 4));
+    }
+    let Some(&flags_lo) = buf.get(2) else {
+        return Ok(None);
+    };
+    let flags = Flags::from_bits(u16::from_be_bytes([flags_hi, flags_lo]));
+    if flags.contains(Flags::RESERVED) {
+        return Err(Invalid::ReservedBit);
+    }
+    let Some(&len_first) = buf.get(3) else {
+        return Ok(None);
+    };
+    if varint::width(len_first) > 3 {
+        return Err(Invalid::LengthTooWide);
+    }
+    let Some((len, width)) = varint::get(&buf[3..]) else {
+        return Ok(None);
+    };
+    let header_len = 3 + width;
+    if (len as usize) < header_len + 4 {
+        return Err(Invalid::LengthTooShort(len));
+    }
+    debug_assert!(len as usize <= MAX_PACKET_LEN);
+    Ok(Some(Header {
+        flags,
+        len: len as usize,
+        header_len,
+    }))
+}
+
+/// Decodes the candidate at the start of `buf`, which must start with the
+/// signature byte.
+///
+/// `Ok(Some(packet))`: a valid packet of `packet.len()` bytes.
+/// `Ok(None)`: the bytes so far are consistent with a packet; more are needed.
+/// `Err(reason)`: not a packet, whatever bytes follow.
+pub fn decode(buf: &[u8]) -> Result<Option<Packet<'_>>, Invalid> {
+    let Some(head) = header(buf)? else {
+        return Ok(None);
+    };
+    let present = &buf[..buf.len().min(head.len)];
+    let Some(layout) = walk_fields(head, present)? else {
+        return Ok(None);
+    };
+    if present.len() < head.len {
+        return Ok(None);
+    }
+    let (body, crc) = present.split_at(head.len - 4);
+    let stored = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    let computed = crc32fast::hash(body);
+    if stored != computed {
+        return Err(Invalid::Crc { stored, computed });
+    }
+    Ok(Some(Packet::from_parts(present, layout)))
+}
+
+/// Reads the fields of a candidate from the bytes `present` so far, checking
+/// each against the claimed length. `Ok(None)`: ran out of present bytes
+/// before a verdict.
+fn walk_fields(head: Header, present: &[u8]) -> Result<Option<Layout>, Invalid> {
+    let flags = head.flags;
+    let mut fields = Fields {
+        buf: present,
+        pos: head.header_len,
+        end: head.len - 4,
+    };
+    let mut layout = Layout {
+        flags,
+        ..Layout::default()
+    };
+    // `?` for a definite verdict, this macro for "need more bytes".
+    macro_rules! ready {
+        ($e:expr) => {
+            match $e? {
+                Some(v) => v,
+                None => return Ok(None),
+            }
+        };
+    }
+    if flags.contains(Flags::TIMESTAMP) {
+        let secs = ready!(fields.take(4, Field::Timestamp));
+        let seconds = u32::from_be_bytes([secs[0], secs[1], secs[2], secs[3]]);
+        let nanos = ready!(fields.varint(Field::Timestamp));
+        layout.timestamp = Timestamp { seconds, nanos };
+    }
+    if flags.contains(Flags::TEST_ID) {
+        layout.test_id = ready!(fields.string(Field::TestId));
+    }
+    if flags.contains(Flags::TAGS) {
+        let count = ready!(fields.varint(Field::Tags));
+        let start = fields.pos;
+        for _ in 0..count {
+            ready!(fields.string(Field::Tags));
+        }
+        layout.tag_count = count;
+        layout.tags = Span::new(start..fields.pos);
+    }
+    if flags.contains(Flags::MIME_TYPE) {
+        layout.mime = ready!(fields.string(Field::Mime));
+    }
+    if flags.contains(Flags::FILE_CONTENT) {
+        layout.file_name = ready!(fields.string(Field::FileName));
+        let len = ready!(fields.varint(Field::FileContent));
+        let start = fields.pos;
+        fields.skip(len as usize, Field::FileContent)?;
+        layout.file_content = Span::new(start..fields.pos);
+    }
+    if flags.contains(Flags::ROUTE_CODE) {
+        layout.route_code = ready!(fields.string(Field::RouteCode));
+    }
+    if fields.pos != fields.end {
+        return Err(Invalid::TrailingBytes((fields.end - fields.pos) as u32));
+    }
+    Ok(Some(layout))
+}
+
+/// A cursor over the fields: `end` is where the claimed length puts the CRC,
+/// `buf` holds the bytes present so far (possibly fewer).
+struct Fields<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> Fields<'a> {
+    /// Moves past `n` bytes without reading them (file content).
+    fn skip(&mut self, n: usize, field: Field) -> Result<(), Invalid> {
+        if n > self.end - self.pos {
+            return Err(Invalid::Overrun(field));
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    fn take(&mut self, n: usize, field: Field) -> Result<Option<&'a [u8]>, Invalid> {
+        if n > self.end - self.pos {
+            return Err(Invalid::Overrun(field));
+        }
+        let Some(bytes) = self.buf.get(self.pos..self.pos + n) else {
+            return Ok(None);
+        };
+        self.pos += n;
+        Ok(Some(bytes))
+    }
+
+    fn varint(&mut self, field: Field) -> Result<Option<u32>, Invalid> {
+        if self.pos >= self.end {
+            return Err(Invalid::Overrun(field));
+        }
+        let Some(&first) = self.buf.get(self.pos) else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.take(varint::width(first), field)? else {
+            return Ok(None);
+        };
+        Ok(varint::get(bytes).map(|(value, _)| value))
+    }
+
+    fn string(&mut self, field: Field) -> Result<Option<Span>, Invalid> {
+        let Some(len) = self.varint(field)? else {
+            return Ok(None);
+        };
+        let start = self.pos;
+        let Some(bytes) = self.take(len as usize, field)? else {
+            return Ok(None);
+        };
+        if memchr::memchr(0, bytes).is_some() {
+            return Err(Invalid::Nul(field));
+        }
+        if std::str::from_utf8(bytes).is_err() {
+            return Err(Invalid::NotUtf8(field));
+        }
+        Ok(Some(Span::new(start..self.pos)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Status;
+
+    const SPEC_EXAMPLE: [u8; 12] = [
+        0xb3, 0x29, 0x01, 0x0c, 0x03, 0x66, 0x6f, 0x6f, 0x08, 0x55, 0x5f, 0x1b,
+    ];
+
+    #[test]
+    fn decodes_the_spec_example() {
+        let p = decode(&SPEC_EXAMPLE).unwrap().unwrap();
+        assert_eq!(p.len(), 12);
+        assert_eq!(p.test_id(), Some("foo"));
+        assert_eq!(p.status(), Status::Exists);
+        assert!(p.runnable());
+        assert_eq!(p.raw(), &SPEC_EXAMPLE);
+    }
+
+    #[test]
+    fn every_prefix_needs_more_and_extra_bytes_are_ignored() {
+        for n in 1..SPEC_EXAMPLE.len() {
+            assert_eq!(decode(&SPEC_EXAMPLE[..n]), Ok(None), "prefix of {n}");
+        }
+        let mut longer = SPEC_EXAMPLE.to_vec();
+        longer.extend_from_slice(b"\xb3more");
+        assert_eq!(decode(&longer).unwrap().unwrap().len(), 12);
+    }
+
+    #[test]
+    fn implausible_headers_are_not_damaged() {
+        for (bytes, reason) in [
+            (&b"\xb3\x18\x00\x0b"[..], Invalid::Version(1)),
+            (b"\xb3\x28\x08\x0a", Invalid::ReservedBit),
+            (b"\xb3\x28\x00\xc0", Invalid::LengthTooWide),
+            (b"\xb3\x28\x00\x07", Invalid::LengthTooShort(7)),
+        ] {
+            assert_eq!(decode(bytes), Err(reason));
+            assert!(!reason.is_damaged());
+        }
+    }
+
+    #[test]
+    fn field_overrun_is_seen_before_the_packet_is_complete() {
+        // Claims 60 bytes; the test id claims 62 of them.
+        let reason = decode(b"\xb3\x28\x00\x3c\x3e\x61").unwrap_err();
+        assert_eq!(reason, Invalid::Overrun(Field::TestId));
+        assert!(reason.is_damaged());
+    }
+
+    #[test]
+    fn bad_crc_is_damaged() {
+        let mut bytes = SPEC_EXAMPLE;
+        bytes[11] ^= 1;
+        let reason = decode(&bytes).unwrap_err();
+        assert!(matches!(reason, Invalid::Crc { .. }));
+        assert!(reason.is_damaged());
+    }
+}

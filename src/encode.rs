@@ -1,0 +1,306 @@
+//! The pure packet encoder: an [`Event`] in, wire bytes appended to a buffer.
+
+use std::fmt;
+
+use crate::decode::Field;
+use crate::packet::{Flags, MAX_PACKET_LEN, SIGNATURE, Status, Timestamp};
+use crate::varint;
+
+/// One event to encode: the arguments of testtools' `StreamResult.status()`.
+///
+/// It becomes one packet, or several when its file content does not fit in
+/// one (see [`encode`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// The test status.
+    pub status: Status,
+    /// The runnable bit.
+    pub runnable: bool,
+    /// The EOF bit: this is the last chunk of its file.
+    pub eof: bool,
+    /// When it happened.
+    pub timestamp: Option<Timestamp>,
+    /// The test it is about.
+    pub test_id: Option<&'a str>,
+    /// Tags, written in this order (`Some(&[])` writes an empty tag list).
+    pub tags: Option<&'a [&'a str]>,
+    /// The MIME type of the file.
+    pub mime: Option<&'a str>,
+    /// File name and content.
+    pub file: Option<(&'a str, &'a [u8])>,
+    /// The route code.
+    pub route_code: Option<&'a str>,
+}
+
+/// Why an event cannot be encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// A string contains a NUL byte, which the format forbids.
+    Nul(Field),
+    /// A string or the tag list is longer than a varint can describe.
+    TooLong(Field),
+    /// The fields other than file content do not fit in one packet.
+    PacketTooLarge(usize),
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::Nul(field) => write!(f, "{field} contains a NUL byte"),
+            EncodeError::TooLong(field) => write!(f, "{field} is too long to encode"),
+            EncodeError::PacketTooLarge(n) => write!(
+                f,
+                "packet of {n} bytes without file content exceeds {MAX_PACKET_LEN}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// Appends the packet(s) for `event` to `out`.
+///
+/// Varints take their shortest form and the length counts itself. File
+/// content that does not fit in one packet is split over several packets
+/// that carry the test id, route code, MIME type, timestamp and file name;
+/// only the last carries the status, tags and EOF bit, so readers see one
+/// status and one file. On error nothing is appended.
+pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let fixed = fixed_len(event)?;
+    let content = event.file.map_or(&[][..], |(_, content)| content);
+    if fixed + content.len() + 4 <= MAX_PACKET_LEN {
+        write_packet(event, out);
+        return Ok(());
+    }
+    let Some((name, _)) = event.file else {
+        return Err(EncodeError::PacketTooLarge(fixed));
+    };
+    let chunk_event = Event {
+        status: Status::Unset,
+        eof: false,
+        tags: None,
+        ..*event
+    };
+    // Room for content in a chunk: `fixed_len` counted a 1-byte content
+    // length; allow for 3 bytes there, a 3-byte packet length and the CRC.
+    let room = |e: &Event<'_>| -> Result<usize, EncodeError> {
+        let overhead = fixed_len(&Event {
+            file: Some((name, &[])),
+            ..*e
+        })? + 2
+            + 3
+            + 4;
+        MAX_PACKET_LEN
+            .checked_sub(overhead)
+            .filter(|&room| room > 0)
+            .ok_or(EncodeError::PacketTooLarge(overhead))
+    };
+    let chunk_room = room(&chunk_event)?;
+    let last_room = room(event)?;
+    let mut rest = content;
+    while rest.len() > last_room {
+        let (chunk, tail) = rest.split_at(chunk_room.min(rest.len()));
+        write_packet(
+            &Event {
+                file: Some((name, chunk)),
+                ..chunk_event
+            },
+            out,
+        );
+        rest = tail;
+    }
+    write_packet(
+        &Event {
+            file: Some((name, rest)),
+            ..*event
+        },
+        out,
+    );
+    Ok(())
+}
+
+/// The packet length without CRC, length field and file content, after
+/// checking every string.
+fn fixed_len(event: &Event<'_>) -> Result<usize, EncodeError> {
+    let mut len = 3; // signature and flags
+    let string = |s: &str, field| -> Result<usize, EncodeError> {
+        if memchr::memchr(0, s.as_bytes()).is_some() {
+            return Err(EncodeError::Nul(field));
+        }
+        let n = u32::try_from(s.len())
+            .ok()
+            .filter(|&n| n <= varint::MAX)
+            .ok_or(EncodeError::TooLong(field))?;
+        Ok(varint::encoded_len(n) + s.len())
+    };
+    if let Some(ts) = event.timestamp {
+        if ts.nanos > varint::MAX {
+            return Err(EncodeError::TooLong(Field::Timestamp));
+        }
+        len += 4 + varint::encoded_len(ts.nanos);
+    }
+    if let Some(id) = event.test_id {
+        len += string(id, Field::TestId)?;
+    }
+    if let Some(tags) = event.tags {
+        let count = u32::try_from(tags.len())
+            .ok()
+            .filter(|&n| n <= varint::MAX)
+            .ok_or(EncodeError::TooLong(Field::Tags))?;
+        len += varint::encoded_len(count);
+        for tag in tags {
+            len += string(tag, Field::Tags)?;
+        }
+    }
+    if let Some(mime) = event.mime {
+        len += string(mime, Field::Mime)?;
+    }
+    if let Some((name, content)) = event.file {
+        len += string(name, Field::FileName)?;
+        let n = u32::try_from(content.len())
+            .unwrap_or(u32::MAX)
+            .min(varint::MAX);
+        len += varint::encoded_len(n);
+    }
+    if let Some(route) = event.route_code {
+        len += string(route, Field::RouteCode)?;
+    }
+    Ok(len)
+}
+
+/// Writes one packet; the caller has checked that it fits.
+fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
+    let mut flags = Flags::VERSION_2.with_status(event.status);
+    flags.set(Flags::TIMESTAMP, event.timestamp.is_some());
+    flags.set(Flags::TEST_ID, event.test_id.is_some());
+    flags.set(Flags::TAGS, event.tags.is_some());
+    flags.set(Flags::MIME_TYPE, event.mime.is_some());
+    flags.set(Flags::FILE_CONTENT, event.file.is_some());
+    flags.set(Flags::ROUTE_CODE, event.route_code.is_some());
+    flags.set(Flags::RUNNABLE, event.runnable);
+    flags.set(Flags::EOF, event.eof);
+
+    let content_len = event.file.map_or(0, |(_, c)| c.len());
+    let body = fixed_len(event).expect("checked by encode") + content_len + 4;
+    // The length counts its own bytes: take the shortest width that fits.
+    let len = (1..=3)
+        .map(|width| body + width)
+        .find(|&len| varint::encoded_len(len as u32) <= len - body)
+        .expect("checked by encode");
+
+    let start = out.len();
+    out.reserve(len);
+    out.push(SIGNATURE);
+    out.extend_from_slice(&flags.bits().to_be_bytes());
+    varint::put(len as u32, out);
+    let put_str = |s: &str, out: &mut Vec<u8>| {
+        varint::put(s.len() as u32, out);
+        out.extend_from_slice(s.as_bytes());
+    };
+    if let Some(ts) = event.timestamp {
+        out.extend_from_slice(&ts.seconds.to_be_bytes());
+        varint::put(ts.nanos, out);
+    }
+    if let Some(id) = event.test_id {
+        put_str(id, out);
+    }
+    if let Some(tags) = event.tags {
+        varint::put(tags.len() as u32, out);
+        for tag in tags {
+            put_str(tag, out);
+        }
+    }
+    if let Some(mime) = event.mime {
+        put_str(mime, out);
+    }
+    if let Some((name, content)) = event.file {
+        put_str(name, out);
+        varint::put(content.len() as u32, out);
+        out.extend_from_slice(content);
+    }
+    if let Some(route) = event.route_code {
+        put_str(route, out);
+    }
+    let crc = crc32fast::hash(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+    debug_assert_eq!(out.len() - start, len);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode;
+
+    #[test]
+    fn encodes_the_spec_example() {
+        let mut out = Vec::new();
+        let event = Event {
+            status: Status::Exists,
+            runnable: true,
+            test_id: Some("foo"),
+            ..Event::default()
+        };
+        encode(&event, &mut out).unwrap();
+        assert_eq!(out, b"\xb3\x29\x01\x0c\x03foo\x08\x55\x5f\x1b");
+    }
+
+    #[test]
+    fn length_field_widens_exactly_at_the_boundaries() {
+        // 63 bytes fit a 1-byte length; one more byte of content needs a 2-byte
+        // length (65 in all); likewise at 16383.
+        for (content, total) in [(52, 63), (53, 65), (16370, 16383), (16371, 16385)] {
+            let data = vec![b'x'; content];
+            let mut out = Vec::new();
+            let event = Event {
+                file: Some(("f", &data)),
+                ..Event::default()
+            };
+            encode(&event, &mut out).unwrap();
+            assert_eq!(out.len(), total, "content {content}");
+            assert_eq!(decode(&out).unwrap().unwrap().len(), total);
+        }
+    }
+
+    #[test]
+    fn rejects_nul_and_leaves_the_buffer_alone() {
+        let mut out = vec![1, 2];
+        let event = Event {
+            test_id: Some("a\0b"),
+            ..Event::default()
+        };
+        assert_eq!(
+            encode(&event, &mut out),
+            Err(EncodeError::Nul(Field::TestId))
+        );
+        assert_eq!(out, [1, 2]);
+    }
+
+    #[test]
+    fn large_content_is_split_with_status_and_eof_on_the_last_chunk() {
+        let data: Vec<u8> = (0..9_000_000u32).map(|i| i as u8).collect();
+        let mut out = Vec::new();
+        let event = Event {
+            status: Status::Fail,
+            eof: true,
+            test_id: Some("t"),
+            tags: Some(&["a"]),
+            file: Some(("log", &data)),
+            ..Event::default()
+        };
+        encode(&event, &mut out).unwrap();
+        let mut rest = &out[..];
+        let mut joined = Vec::new();
+        let mut packets = Vec::new();
+        while !rest.is_empty() {
+            let p = decode(rest).unwrap().unwrap();
+            assert!(p.len() <= MAX_PACKET_LEN);
+            joined.extend_from_slice(p.file().unwrap().content);
+            packets.push((p.status(), p.eof(), p.tags().is_some(), p.test_id()));
+            rest = &rest[p.len()..];
+        }
+        assert_eq!(joined, data);
+        assert_eq!(packets.len(), 3);
+        assert_eq!(packets[0], (Status::Unset, false, false, Some("t")));
+        assert_eq!(packets[2], (Status::Fail, true, true, Some("t")));
+    }
+}

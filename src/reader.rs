@@ -1,0 +1,347 @@
+//! The recovering stream reader (SPEC section 2) over any [`Read`].
+//!
+//! It yields packets and chatter in stream order from one reused buffer:
+//! items borrow from it, so the caller handles each before asking for the
+//! next. A candidate that fails only gives up its signature byte to chatter;
+//! scanning goes on at the next byte, so nothing valid is skipped and every
+//! input byte comes out exactly once.
+
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+
+use crate::decode::{self, Invalid};
+use crate::packet::{Layout, MAX_PACKET_LEN, Packet, SIGNATURE};
+
+/// What the reader hands on.
+#[derive(Debug)]
+pub enum Item<'a> {
+    /// A valid packet.
+    Packet(Packet<'a>),
+    /// Bytes that are not part of a packet, unchanged. Adjacent chatter may
+    /// come in several pieces.
+    Chatter(Chatter<'a>),
+    /// The next read would block: write out what you have (SPEC section 3).
+    /// Only readers made with [`StreamReader::live`] say this.
+    Idle,
+}
+
+/// A run of bytes that are not part of any packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chatter<'a> {
+    /// The bytes.
+    pub bytes: &'a [u8],
+    /// Offset of the first byte in the stream.
+    pub offset: u64,
+}
+
+/// Damaged candidates seen so far (SPEC 2.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// How many.
+    pub count: u64,
+    /// Stream offset of the first one.
+    pub first_offset: u64,
+    /// Why the first one failed.
+    pub first_reason: Invalid,
+}
+
+const INITIAL_BUFFER: usize = 256 * 1024;
+/// Large enough for the largest packet to sit whole at the buffer's start.
+const MAX_BUFFER: usize = (MAX_PACKET_LEN + 1).next_power_of_two();
+
+/// Reads a subunit stream, recovering at newline and packet boundaries.
+///
+/// Memory: one buffer, at most 4 MiB (the largest packet), allocated once
+/// and grown only when a large packet needs it.
+pub struct StreamReader<R> {
+    source: R,
+    /// Set for sources that can block (pipes, terminals, sockets).
+    poll_fd: Option<RawFd>,
+    buf: Vec<u8>,
+    /// `buf[start..end]` holds bytes not yet handed on.
+    start: usize,
+    end: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    /// Whether anything was handed on since the last read or `Idle`.
+    handed_on: bool,
+    text: Utf8Tracker,
+    damage: Option<Damage>,
+}
+
+impl<R: Read> StreamReader<R> {
+    /// A reader that never reports [`Item::Idle`]: for files and buffers.
+    pub fn new(source: R) -> StreamReader<R> {
+        StreamReader {
+            source,
+            poll_fd: None,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            base: 0,
+            eof: false,
+            handed_on: false,
+            text: Utf8Tracker::default(),
+            damage: None,
+        }
+    }
+
+    /// The next item, `Ok(None)` at the end of the stream.
+    #[allow(clippy::should_implement_trait)] // items borrow from the reader
+    pub fn next(&mut self) -> io::Result<Option<Item<'_>>> {
+        let item = match self.advance()? {
+            Step::Packet { at, layout, len } => {
+                Item::Packet(Packet::from_parts(&self.buf[at..at + len], layout))
+            }
+            Step::Chatter { at, len } => Item::Chatter(Chatter {
+                bytes: &self.buf[at..at + len],
+                offset: self.base + at as u64,
+            }),
+            Step::Idle => Item::Idle,
+            Step::End => return Ok(None),
+        };
+        Ok(Some(item))
+    }
+
+    /// Damaged candidates so far, if any.
+    pub fn damage(&self) -> Option<Damage> {
+        self.damage
+    }
+
+    /// Bytes handed on so far (the stream offset of the next item).
+    pub fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    /// The source, e.g. to check on a child process.
+    pub fn get_ref(&self) -> &R {
+        &self.source
+    }
+
+    /// Works out the next item and moves past it; returns positions rather
+    /// than borrows so that it may read in a loop.
+    fn advance(&mut self) -> io::Result<Step> {
+        loop {
+            if self.start < self.end {
+                if self.buf[self.start] == SIGNATURE && !self.text.continues_with(SIGNATURE) {
+                    match decode::decode(&self.buf[self.start..self.end]) {
+                        Ok(Some(packet)) => {
+                            let (at, len) = (self.start, packet.len());
+                            let layout = packet.layout();
+                            self.start += len;
+                            self.text = Utf8Tracker::default();
+                            self.handed_on = true;
+                            return Ok(Step::Packet { at, layout, len });
+                        }
+                        Ok(None) if !self.eof => {} // wait for more input (SPEC 2.6)
+                        Ok(None) => {
+                            let pending = &self.buf[self.start..self.end];
+                            if let Ok(Some(head)) = decode::header(pending) {
+                                let claimed = head.len as u32;
+                                self.record_damage(Invalid::Truncated { claimed });
+                            }
+                            return Ok(self.chatter());
+                        }
+                        Err(reason) => {
+                            if reason.is_damaged() {
+                                self.record_damage(reason);
+                            }
+                            return Ok(self.chatter());
+                        }
+                    }
+                } else {
+                    return Ok(self.chatter());
+                }
+            } else if self.eof {
+                return Ok(Step::End);
+            }
+            if self.handed_on && self.would_block() {
+                self.handed_on = false;
+                return Ok(Step::Idle);
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Hands on the chatter at `start`, up to the next candidate signature.
+    /// The byte at `start` is chatter (a failed candidate's signature, or
+    /// text).
+    fn chatter(&mut self) -> Step {
+        let at = self.start;
+        let mut fed = at;
+        let mut pos = at + 1;
+        let stop = loop {
+            match memchr::memchr(SIGNATURE, &self.buf[pos..self.end]) {
+                None => {
+                    self.text.feed(&self.buf[fed..self.end]);
+                    break self.end;
+                }
+                Some(i) => {
+                    let sig = pos + i;
+                    self.text.feed(&self.buf[fed..sig]);
+                    fed = sig;
+                    if !self.text.continues_with(SIGNATURE) {
+                        break sig;
+                    }
+                    pos = sig + 1;
+                }
+            }
+        };
+        self.start = stop;
+        self.handed_on = true;
+        Step::Chatter { at, len: stop - at }
+    }
+
+    fn record_damage(&mut self, reason: Invalid) {
+        let offset = self.offset();
+        match &mut self.damage {
+            Some(d) => d.count += 1,
+            None => {
+                self.damage = Some(Damage {
+                    count: 1,
+                    first_offset: offset,
+                    first_reason: reason,
+                })
+            }
+        }
+    }
+
+    fn would_block(&self) -> bool {
+        let Some(fd) = self.poll_fd else {
+            return false;
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid pollfd and the count says one.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+        ready == 0
+    }
+
+    /// Reads more input after what is pending, making room first.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let len = (self.buf.len() * 2).clamp(INITIAL_BUFFER, MAX_BUFFER);
+            debug_assert!(len > self.end, "a pending candidate always fits");
+            self.buf.resize(len, 0);
+        }
+        self.handed_on = false;
+        loop {
+            match self.source.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            return Ok(());
+        }
+    }
+}
+
+impl<R: Read + AsFd> StreamReader<R> {
+    /// A reader that reports [`Item::Idle`] before a read that would block,
+    /// so the caller can flush: for stdin, pipes, FIFOs and sockets. On a
+    /// regular file it behaves as [`StreamReader::new`].
+    pub fn live(source: R) -> StreamReader<R> {
+        let fd = source.as_fd();
+        let regular = fd
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|file| file.metadata())
+            .is_ok_and(|meta| meta.is_file());
+        let poll_fd = (!regular).then(|| fd.as_raw_fd());
+        StreamReader {
+            poll_fd,
+            ..StreamReader::new(source)
+        }
+    }
+}
+
+/// A position-only description of the next item.
+enum Step {
+    Packet {
+        at: usize,
+        layout: Layout,
+        len: usize,
+    },
+    Chatter {
+        at: usize,
+        len: usize,
+    },
+    Idle,
+    End,
+}
+
+/// Tracks whether the chatter since the last sync point (stream start,
+/// packet end, newline) is valid UTF-8, and which bytes of a multi-byte
+/// character are pending: a signature byte that continues such a character
+/// is text, not a candidate (SPEC 2.1).
+#[derive(Clone, Copy, Debug, Default)]
+struct Utf8Tracker {
+    pending: [u8; 4],
+    len: u8,
+    invalid: bool,
+}
+
+impl Utf8Tracker {
+    /// Whether `byte` would continue the pending character validly.
+    fn continues_with(&self, byte: u8) -> bool {
+        if self.invalid || self.len == 0 {
+            return false;
+        }
+        let n = usize::from(self.len);
+        let mut bytes = self.pending;
+        bytes[n] = byte;
+        match std::str::from_utf8(&bytes[..=n]) {
+            Ok(_) => true,
+            Err(e) => e.error_len().is_none(),
+        }
+    }
+
+    /// Takes in chatter bytes.
+    fn feed(&mut self, bytes: &[u8]) {
+        let mut rest = match memchr::memrchr(b'\n', bytes) {
+            Some(newline) => {
+                *self = Utf8Tracker::default();
+                &bytes[newline + 1..]
+            }
+            None => bytes,
+        };
+        if self.invalid {
+            return;
+        }
+        while self.len > 0 {
+            let Some((&byte, tail)) = rest.split_first() else {
+                return;
+            };
+            if !self.continues_with(byte) {
+                self.invalid = true;
+                return;
+            }
+            self.pending[usize::from(self.len)] = byte;
+            self.len += 1;
+            rest = tail;
+            if std::str::from_utf8(&self.pending[..usize::from(self.len)]).is_ok() {
+                self.len = 0;
+            }
+        }
+        if let Err(e) = std::str::from_utf8(rest) {
+            if e.error_len().is_some() {
+                self.invalid = true;
+            } else {
+                let tail = &rest[e.valid_up_to()..];
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.len = tail.len() as u8;
+            }
+        }
+    }
+}
