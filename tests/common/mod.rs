@@ -1,0 +1,138 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test file uses a different part
+
+pub mod runs;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use subunit_tools::{Item, StreamReader};
+
+/// `../shared`, the folder beside the project with SPEC.md, the vectors and
+/// the corpus.
+pub fn shared_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    assert!(
+        dir.join("vectors").is_dir(),
+        "{} not found: the tests need the shared folder beside the project",
+        dir.display()
+    );
+    dir
+}
+
+/// Every `(NAME.subunit, NAME.jsonl)` pair in `../shared/vectors`, sorted.
+pub fn vectors() -> Vec<(PathBuf, PathBuf)> {
+    let dir = shared_dir().join("vectors");
+    let mut pairs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read vectors")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "subunit"))
+        .map(|p| {
+            let json = p.with_extension("jsonl");
+            (p, json)
+        })
+        .collect();
+    pairs.sort();
+    assert!(pairs.len() >= 27, "expected the shared vectors in {}", dir.display());
+    pairs
+}
+
+/// Every stream in `../shared/corpus`, sorted.
+pub fn corpus() -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(shared_dir().join("corpus"))
+        .expect("read corpus")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "subunit"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A command of ours, built by cargo for the integration tests.
+pub fn ours(name: &str) -> Command {
+    let path = match name {
+        "subunit-stats" => env!("CARGO_BIN_EXE_subunit-stats"),
+        "subunit2json" => env!("CARGO_BIN_EXE_subunit2json"),
+        other => panic!("unknown command {other}"),
+    };
+    Command::new(path)
+}
+
+/// Joins adjacent `chatter_hex` objects of JSON Lines text, so outputs that
+/// split chatter at different places compare equal (SPEC 2: live input may
+/// split a chatter run).
+pub fn merge_chatter_lines(jsonl: &str) -> String {
+    let mut out = String::new();
+    let mut chatter: Option<String> = None;
+    for line in jsonl.lines() {
+        let hex = line
+            .strip_prefix("{\"chatter_hex\": \"")
+            .and_then(|rest| rest.strip_suffix("\"}"));
+        match hex {
+            Some(hex) => chatter.get_or_insert_with(String::new).push_str(hex),
+            None => {
+                if let Some(hex) = chatter.take() {
+                    out.push_str(&format!("{{\"chatter_hex\": \"{hex}\"}}\n"));
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    if let Some(hex) = chatter {
+        out.push_str(&format!("{{\"chatter_hex\": \"{hex}\"}}\n"));
+    }
+    out
+}
+
+/// What the library reader makes of `bytes`: the items as owned values,
+/// adjacent chatter merged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    Packet(runs::OwnedEvent, Vec<u8>),
+    Chatter(Vec<u8>),
+}
+
+/// Reads everything from `source` with the library reader.
+pub fn decode_all(source: impl std::io::Read) -> Vec<Decoded> {
+    let mut reader = StreamReader::new(source);
+    let mut items = Vec::new();
+    while let Some(item) = reader.next().expect("read") {
+        match item {
+            Item::Packet(p) => items.push(Decoded::Packet(
+                runs::OwnedEvent::from_packet(&p),
+                p.raw().to_vec(),
+            )),
+            Item::Chatter(c) => match items.last_mut() {
+                Some(Decoded::Chatter(prev)) => prev.extend_from_slice(c.bytes),
+                _ => items.push(Decoded::Chatter(c.bytes.to_vec())),
+            },
+            Item::Idle => {}
+        }
+    }
+    items
+}
+
+/// The python-subunit virtualenv's `bin` folder, if usable: from
+/// `SUBUNIT_PYTHON_VENV`, else `target/venv` (made by `make check`).
+///
+/// Without it the interop tests are skipped with a message, except under
+/// `CI=true`, where that is a failure.
+pub fn python_subunit() -> Option<PathBuf> {
+    let venv = std::env::var_os("SUBUNIT_PYTHON_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv"));
+    let bin = venv.join("bin");
+    if bin.join("subunit-stats").is_file() && bin.join("python").is_file() {
+        return Some(bin);
+    }
+    let why = format!(
+        "python-subunit not found in {} (run `make check`, or set SUBUNIT_PYTHON_VENV)",
+        venv.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}; CI=true requires the interop tests to run");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
+}
