@@ -111,8 +111,6 @@ pub enum Error {
     },
     /// Output could not be written.
     Write(io::Error),
-    /// The arguments make no sense together.
-    Usage(String),
 }
 
 impl Error {
@@ -143,7 +141,6 @@ impl fmt::Display for Error {
                 )
             }
             Error::Write(source) => write!(f, "error writing output: {}", io_message(source)),
-            Error::Usage(message) => f.write_str(message),
         }
     }
 }
@@ -155,7 +152,6 @@ impl std::error::Error for Error {
             | Error::Read { source, .. }
             | Error::Create { source, .. }
             | Error::Write(source) => Some(source),
-            Error::Usage(_) => None,
         }
     }
 }

@@ -295,14 +295,37 @@ impl<'a> Fields<'a> {
         let Some(bytes) = self.take(len as usize, field)? else {
             return Ok(None);
         };
-        if memchr::memchr(0, bytes).is_some() {
-            return Err(Invalid::Nul(field));
-        }
-        if std::str::from_utf8(bytes).is_err() {
-            return Err(Invalid::NotUtf8(field));
-        }
+        check_string(bytes, field)?;
         Ok(Some(Span::new(start..self.pos)))
     }
+}
+
+/// Checks that a string field is UTF-8 without NUL. Most strings (test ids,
+/// tags, MIME types) are short and ASCII: those are checked a word at a time
+/// before falling back to the general checks.
+fn check_string(bytes: &[u8], field: Field) -> Result<(), Invalid> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut plain = true;
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        // A byte with its high bit set, or (the classic has-zero-byte test) a NUL.
+        if (w | (w.wrapping_sub(LOW) & !w)) & HIGH != 0 {
+            plain = false;
+            break;
+        }
+    }
+    if plain && words.remainder().iter().all(|&b| b != 0 && b < 0x80) {
+        return Ok(());
+    }
+    if memchr::memchr(0, bytes).is_some() {
+        return Err(Invalid::Nul(field));
+    }
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(Invalid::NotUtf8(field));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -353,6 +376,28 @@ mod tests {
         let reason = decode(b"\xb3\x28\x00\x3c\x3e\x61").unwrap_err();
         assert_eq!(reason, Invalid::Overrun(Field::TestId));
         assert!(reason.is_damaged());
+    }
+
+    #[test]
+    fn string_checks_catch_nul_and_bad_utf8_anywhere() {
+        for len in 0..20 {
+            let ascii = vec![b'a'; len];
+            assert_eq!(check_string(&ascii, Field::TestId), Ok(()));
+            for at in 0..len {
+                let mut s = ascii.clone();
+                s[at] = 0;
+                assert_eq!(
+                    check_string(&s, Field::TestId),
+                    Err(Invalid::Nul(Field::TestId))
+                );
+                s[at] = 0xff;
+                assert_eq!(
+                    check_string(&s, Field::TestId),
+                    Err(Invalid::NotUtf8(Field::TestId))
+                );
+            }
+        }
+        assert_eq!(check_string("wörker-é日本".as_bytes(), Field::Tags), Ok(()));
     }
 
     #[test]

@@ -205,7 +205,7 @@ impl Timestamp {
 
     /// Seconds since the epoch as a float, for durations.
     pub fn as_secs_f64(self) -> f64 {
-        f64::from(self.seconds) + f64::from(self.nanos) * 1e-9
+        f64::from(self.seconds) + f64::from(self.nanos) / 1e9
     }
 }
 

@@ -12,7 +12,9 @@
 //! test leaves only its counts behind, and its record is reused.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::packet::{Packet, Status, Timestamp};
 
@@ -38,15 +40,20 @@ pub struct Timed {
     pub route_code: Option<String>,
 }
 
+impl Timed {
+    /// The duration in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.nanos as f64 / 1e9
+    }
+}
+
 /// The statistics of a run, fed packet by packet.
 #[derive(Debug, Default)]
 pub struct Summary {
     open: HashMap<String, Record>,
     key: String,
     spare: Vec<(String, Record)>,
-    tag_ids: HashMap<Box<str>, u32>,
-    tag_names: Vec<Box<str>>,
-    tag_seen: Vec<bool>,
+    tags: TagTable,
     outcomes: [u64; 8],
     total: u64,
     failed: u64,
@@ -60,12 +67,50 @@ pub struct Summary {
     slowest: BinaryHeap<Reverse<Timed>>,
 }
 
+/// Tags by number, so records hold small numbers rather than strings.
+#[derive(Debug, Default)]
+struct TagTable {
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+    seen: Vec<bool>,
+}
+
+impl TagTable {
+    fn id(&mut self, tag: &str) -> u32 {
+        if let Some(&id) = self.ids.get(tag) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(tag.into());
+        self.seen.push(false);
+        self.ids.insert(tag.into(), id);
+        id
+    }
+}
+
 #[derive(Debug, Default)]
 struct Record {
     status: Status,
     tags: Vec<u32>,
     first: Option<Timestamp>,
     last: Option<Timestamp>,
+}
+
+impl Record {
+    fn update(&mut self, packet: &Packet<'_>, tags: &mut TagTable) {
+        let status = packet.status();
+        if status != Status::Unset {
+            self.status = status;
+        }
+        if let Some(ts) = packet.timestamp() {
+            self.first = self.first.or(Some(ts));
+            self.last = Some(ts);
+        }
+        if let Some(packet_tags) = packet.tags() {
+            self.tags.clear();
+            self.tags.extend(packet_tags.map(|tag| tags.id(tag)));
+        }
+    }
 }
 
 impl Summary {
@@ -104,39 +149,34 @@ impl Summary {
         self.key.push('\0');
         self.key.push_str(test_id);
 
-        let (key, mut record) = match self.open.remove_entry(self.key.as_str()) {
-            Some(entry) => entry,
-            None => {
-                let (mut key, mut record) = self.spare.pop().unwrap_or_default();
-                key.clear();
-                key.push_str(&self.key);
-                record.status = Status::Unset;
-                record.tags.clear();
-                record.first = timestamp;
-                record.last = None;
-                (key, record)
-            }
-        };
-        if status != Status::Unset {
-            record.status = status;
-        }
-        if timestamp.is_some() {
-            record.first = record.first.or(timestamp);
-            record.last = timestamp;
-        }
-        if let Some(tags) = packet.tags() {
-            record.tags.clear();
-            for tag in tags {
-                let id = self.tag_id(tag);
-                record.tags.push(id);
-            }
-        }
+        // One lookup for the usual packet; a new test costs a second one.
         if status.is_final() {
+            let (key, mut record) = match self.open.remove_entry(self.key.as_str()) {
+                Some(entry) => entry,
+                None => self.new_record(),
+            };
+            record.update(packet, &mut self.tags);
             self.finish_test(test_id, route_code, &record);
             self.spare.push((key, record));
+        } else if let Some(record) = self.open.get_mut(self.key.as_str()) {
+            record.update(packet, &mut self.tags);
         } else {
+            let (key, mut record) = self.new_record();
+            record.update(packet, &mut self.tags);
             self.open.insert(key, record);
         }
+    }
+
+    /// A record for a new test keyed by `self.key`, reusing a finished one.
+    fn new_record(&mut self) -> (String, Record) {
+        let (mut key, mut record) = self.spare.pop().unwrap_or_default();
+        key.clear();
+        key.push_str(&self.key);
+        record.status = Status::Unset;
+        record.tags.clear();
+        record.first = None;
+        record.last = None;
+        (key, record)
     }
 
     /// Ends the run: tests still open count as failed (as in python-subunit).
@@ -155,17 +195,6 @@ impl Summary {
         }
     }
 
-    fn tag_id(&mut self, tag: &str) -> u32 {
-        if let Some(&id) = self.tag_ids.get(tag) {
-            return id;
-        }
-        let id = self.tag_names.len() as u32;
-        self.tag_names.push(tag.into());
-        self.tag_seen.push(false);
-        self.tag_ids.insert(tag.into(), id);
-        id
-    }
-
     fn finish_test(&mut self, test_id: &str, route_code: Option<&str>, record: &Record) {
         self.total += 1;
         self.outcomes[record.status as usize] += 1;
@@ -175,7 +204,7 @@ impl Summary {
             _ => {}
         }
         for &tag in &record.tags {
-            self.tag_seen[tag as usize] = true;
+            self.tags.seen[tag as usize] = true;
         }
         if let Some(route) = route_code {
             match self.routes.get_mut(route) {
@@ -240,7 +269,7 @@ impl Summary {
 
     /// The tags of the tests, sorted.
     pub fn seen_tags(&self) -> Vec<&str> {
-        let mut tags: Vec<&str> = (self.tag_names.iter().zip(&self.tag_seen))
+        let mut tags: Vec<&str> = (self.tags.names.iter().zip(&self.tags.seen))
             .filter(|(_, seen)| **seen)
             .map(|(name, _)| &**name)
             .collect();
@@ -256,7 +285,7 @@ impl Summary {
 
     /// The durations of all tests added up, in seconds.
     pub fn test_time(&self) -> f64 {
-        self.test_nanos as f64 * 1e-9
+        self.test_nanos as f64 / 1e9
     }
 
     /// Tests per route code.

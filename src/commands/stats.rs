@@ -49,7 +49,7 @@ pub struct Args {
     pub forward: bool,
 
     /// Print the summary as one JSON document (no passthrough).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "forward")]
     pub json: bool,
 
     /// Also list the N slowest tests with their durations.
@@ -61,7 +61,7 @@ pub struct Args {
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "EXAMPLES",
-        "    make check | subunit-wrap | subunit-stats\n\n\
+        "Count the tests of an automake suite:\n\n    make check | subunit-wrap | subunit-stats\n\n\
          Counts for a script:\n\n    subunit-stats --json run.subunit | jq .failed\n\n\
          The five slowest tests:\n\n    subunit-stats --no-passthrough --slowest 5 run.subunit",
     ),
@@ -100,11 +100,6 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 
 /// Runs `subunit-stats`.
 pub fn run(args: &Args) -> Result<ExitCode, Error> {
-    if args.json && args.forward {
-        return Err(Error::Usage(
-            "--json and --forward both want standard output".into(),
-        ));
-    }
     let inputs = cli::open_inputs(&args.files)?;
     let mut summary_file = match &args.output_to {
         Some(path) => Some(BufWriter::new(File::create(path).map_err(|source| {
@@ -223,7 +218,7 @@ impl Mode {
 fn write_slowest(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "Slowest tests:")?;
     for test in summary.slowest() {
-        let seconds = test.nanos as f64 * 1e-9;
+        let seconds = test.seconds();
         match &test.route_code {
             Some(route) => writeln!(out, "{seconds:>12.3}s  {} [{route}]", test.test_id)?,
             None => writeln!(out, "{seconds:>12.3}s  {}", test.test_id)?,
@@ -303,7 +298,7 @@ fn json_summary(
                 json!({
                     "test_id": t.test_id,
                     "route_code": t.route_code,
-                    "seconds": t.nanos as f64 * 1e-9,
+                    "seconds": t.seconds(),
                 })
             })
             .collect();

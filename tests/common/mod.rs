@@ -33,7 +33,11 @@ pub fn vectors() -> Vec<(PathBuf, PathBuf)> {
         })
         .collect();
     pairs.sort();
-    assert!(pairs.len() >= 27, "expected the shared vectors in {}", dir.display());
+    assert!(
+        pairs.len() >= 27,
+        "expected the shared vectors in {}",
+        dir.display()
+    );
     pairs
 }
 

@@ -101,7 +101,10 @@ impl OwnedEvent {
         obj.insert("runnable".into(), self.runnable.into());
         obj.insert("eof".into(), self.eof.into());
         if let Some(ts) = self.timestamp {
-            obj.insert("timestamp".into(), serde_json::json!([ts.seconds, ts.nanos]));
+            obj.insert(
+                "timestamp".into(),
+                serde_json::json!([ts.seconds, ts.nanos]),
+            );
         }
         if let Some(id) = &self.test_id {
             obj.insert("test_id".into(), id.as_str().into());
@@ -179,15 +182,18 @@ impl Default for RunShape {
 
 const MODULES: &[&str] = &["api", "compute", "network", "storage", "identity", "image"];
 const WORDS: &[&str] = &[
-    "create", "delete", "list", "show", "update", "resize", "attach", "detach", "boot",
-    "rebuild", "snapshot", "migrate",
+    "create", "delete", "list", "show", "update", "resize", "attach", "detach", "boot", "rebuild",
+    "snapshot", "migrate",
 ];
 
 fn test_id(rng: &mut Rng, n: usize, unicode: bool) -> String {
     let module = rng.pick(MODULES);
     let word = rng.pick(WORDS);
     let suffix = if unicode && rng.chance(3) { "_é" } else { "" };
-    format!("tests.{module}.test_{module}.{}Test.test_{word}_{n}{suffix}", capitalise(module))
+    format!(
+        "tests.{module}.test_{module}.{}Test.test_{word}_{n}{suffix}",
+        capitalise(module)
+    )
 }
 
 fn capitalise(s: &str) -> String {
@@ -242,7 +248,9 @@ pub fn stream_with_chatter(shape: &RunShape, percent: u64) -> Vec<u8> {
     generate(shape, |e| {
         if rng.chance(percent) {
             let dir = rng.pick(MODULES);
-            out.extend_from_slice(format!("make[2]: Entering directory '/build/{dir}'\n").as_bytes());
+            out.extend_from_slice(
+                format!("make[2]: Entering directory '/build/{dir}'\n").as_bytes(),
+            );
         }
         if rng.chance(percent / 4) {
             OwnedEvent {
@@ -404,7 +412,9 @@ pub fn generate(shape: &RunShape, mut emit: impl FnMut(OwnedEvent) -> bool) {
                     timestamp: ts,
                     test_id: id,
                     tags: tags(w),
-                    mime: file.as_ref().map(|_| "text/plain; charset=utf8".to_string()),
+                    mime: file
+                        .as_ref()
+                        .map(|_| "text/plain; charset=utf8".to_string()),
                     file,
                     route_code: route(w),
                 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of subunit-stats: python-subunit's, ours, and
+# `wc -l` on the same stream, in one run, with ratios (the machines are
+# shared and noisy, so compare within a run, never across runs).
+#
+#   benches/compare.sh [SIZE_MIB]      (default 120; `make bench` runs it)
+#
+# Needs hyperfine (Debian: apt-get install hyperfine) and python-subunit in
+# target/venv (`make venv`). Prints figures; asserts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size=${1:-120}
+venv=${SUBUNIT_PYTHON_VENV:-target/venv}
+dir=target/bench
+stream=$dir/stream-${size}MiB.subunit
+
+command -v hyperfine >/dev/null || {
+    echo "compare.sh: hyperfine not found (apt-get install hyperfine)" >&2
+    exit 2
+}
+[ -x "$venv/bin/subunit-stats" ] || {
+    echo "compare.sh: python-subunit not found in $venv (make venv)" >&2
+    exit 2
+}
+
+cargo build --release --locked --quiet --bins --example gen_stream
+mkdir -p "$dir"
+if [ ! -s "$stream" ]; then
+    # A realistic run: 4 interleaved workers, tags, attachments, tracebacks.
+    target/release/examples/gen_stream --size "$size" --seed 42 > "$stream"
+fi
+bytes=$(stat -c %s "$stream")
+ours=target/release/subunit-stats
+python="$venv/bin/subunit-stats"
+
+echo "== stream: $stream ($bytes bytes, $(target/release/subunit2json "$stream" | wc -l) packets)"
+echo "== same summary from both:"
+diff <("$python" --no-passthrough < "$stream" 2>&1; echo "exit $?") \
+     <("$ours" --no-passthrough "$stream" 2>/dev/null; echo "exit $?") && echo "identical"
+
+json=$(mktemp)
+trap 'rm -f "$json"' EXIT
+# python-subunit takes about a minute on 120 MiB: one run of it is enough
+# against the spread of ours; hyperfine runs every command the same number
+# of times, so python gets its own invocation within this same run.
+hyperfine -N --warmup 3 --runs 20 -i --export-json "$json.fast" \
+    "wc -l $stream" "$ours --no-passthrough $stream"
+hyperfine --runs 1 -i --export-json "$json.py" \
+    "$python --no-passthrough < $stream"
+
+python3 - "$json.fast" "$json.py" "$bytes" <<'EOF'
+import json, sys
+fast = json.load(open(sys.argv[1]))["results"]
+py = json.load(open(sys.argv[2]))["results"][0]
+size = int(sys.argv[3])
+wc, ours = fast[0], fast[1]
+def med(r): return sorted(r["times"])[len(r["times"]) // 2]
+print()
+print(f"{'command':<28}{'median s':>10}{'MB/s':>10}")
+for name, r in [("wc -l", wc), ("subunit-stats (ours)", ours), ("subunit-stats (python)", py)]:
+    print(f"{name:<28}{med(r):>10.3f}{size / med(r) / 1e6:>10.0f}")
+print()
+print(f"python / ours: {med(py) / med(ours):8.0f}x   (target >= 300)")
+print(f"ours / wc -l:  {med(ours) / med(wc):8.2f}x   (target <= 6)")
+EOF
+rm -f "$json.fast" "$json.py"
+
+echo
+echo "== peak memory (max RSS) of ours on the stream (target < 32 MiB):"
+python3 - "$ours" "$stream" <<'EOF'
+import resource, subprocess, sys
+subprocess.run([sys.argv[1], "--no-passthrough", sys.argv[2]],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"{kib} KiB ({kib / 1024:.1f} MiB)")
+EOF
