@@ -68,7 +68,8 @@ impl std::error::Error for EncodeError {}
 pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let fixed = fixed_len(event)?;
     let content = event.file.map_or(&[][..], |(_, content)| content);
-    if fixed + content.len() + 4 <= MAX_PACKET_LEN {
+    // A packet this close to the limit has a 3-byte length field.
+    if fixed + content.len() + 3 + 4 <= MAX_PACKET_LEN {
         write_packet(event, out);
         return Ok(());
     }
@@ -258,6 +259,24 @@ mod tests {
             encode(&event, &mut out).unwrap();
             assert_eq!(out.len(), total, "content {content}");
             assert_eq!(decode(&out).unwrap().unwrap().len(), total);
+        }
+    }
+
+    #[test]
+    fn content_just_below_the_limit_fills_one_packet_or_splits() {
+        for len in 4_194_280..=4_194_300 {
+            let data = vec![b'x'; len];
+            let mut out = Vec::new();
+            let event = Event {
+                file: Some(("f", &data)),
+                ..Event::default()
+            };
+            encode(&event, &mut out).unwrap();
+            let first = decode(&out).unwrap().unwrap();
+            assert!(first.len() <= MAX_PACKET_LEN, "content {len}");
+            let whole = first.len() == out.len();
+            // 1+2+3 header, 2 name, 3 content length, 4 CRC.
+            assert_eq!(whole, len + 15 <= MAX_PACKET_LEN, "content {len}");
         }
     }
 
