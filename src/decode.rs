@@ -178,16 +178,30 @@ pub fn decode(buf: &[u8]) -> Result<Option<Packet<'_>>, Invalid> {
     }
     let (body, crc) = present.split_at(head.len - 4);
     let stored = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
-    let computed = crc32fast::hash(body);
+    let computed = crc32(body);
     if stored != computed {
         return Err(Invalid::Crc { stored, computed });
     }
     Ok(Some(Packet::from_parts(present, layout)))
 }
 
+/// The IEEE CRC-32 of `bytes`.
+///
+/// `crc32fast::hash` detects the CPU's features on every call, which costs
+/// as much as the checksum of a small packet; a hasher made once is cloned
+/// instead.
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    static TEMPLATE: std::sync::LazyLock<crc32fast::Hasher> =
+        std::sync::LazyLock::new(crc32fast::Hasher::new);
+    let mut hasher = TEMPLATE.clone();
+    hasher.update(bytes);
+    hasher.finalize()
+}
+
 /// Reads the fields of a candidate from the bytes `present` so far, checking
 /// each against the claimed length. `Ok(None)`: ran out of present bytes
 /// before a verdict.
+#[inline(always)]
 fn walk_fields(head: Header, present: &[u8]) -> Result<Option<Layout>, Invalid> {
     let flags = head.flags;
     let mut fields = Fields {
@@ -255,6 +269,7 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     /// Moves past `n` bytes without reading them (file content).
+    #[inline(always)]
     fn skip(&mut self, n: usize, field: Field) -> Result<(), Invalid> {
         if n > self.end - self.pos {
             return Err(Invalid::Overrun(field));
@@ -263,6 +278,7 @@ impl<'a> Fields<'a> {
         Ok(())
     }
 
+    #[inline(always)]
     fn take(&mut self, n: usize, field: Field) -> Result<Option<&'a [u8]>, Invalid> {
         if n > self.end - self.pos {
             return Err(Invalid::Overrun(field));
@@ -274,6 +290,7 @@ impl<'a> Fields<'a> {
         Ok(Some(bytes))
     }
 
+    #[inline(always)]
     fn varint(&mut self, field: Field) -> Result<Option<u32>, Invalid> {
         if self.pos >= self.end {
             return Err(Invalid::Overrun(field));
@@ -287,6 +304,7 @@ impl<'a> Fields<'a> {
         Ok(varint::get(bytes).map(|(value, _)| value))
     }
 
+    #[inline(always)]
     fn string(&mut self, field: Field) -> Result<Option<Span>, Invalid> {
         let Some(len) = self.varint(field)? else {
             return Ok(None);
@@ -303,6 +321,7 @@ impl<'a> Fields<'a> {
 /// Checks that a string field is UTF-8 without NUL. Most strings (test ids,
 /// tags, MIME types) are short and ASCII: those are checked a word at a time
 /// before falling back to the general checks.
+#[inline(always)]
 fn check_string(bytes: &[u8], field: Field) -> Result<(), Invalid> {
     const LOW: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;

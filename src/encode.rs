@@ -222,7 +222,7 @@ fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
     if let Some(route) = event.route_code {
         put_str(route, out);
     }
-    let crc = crc32fast::hash(&out[start..]);
+    let crc = crate::decode::crc32(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
     debug_assert_eq!(out.len() - start, len);
 }

@@ -393,6 +393,13 @@ pub struct Tags<'a> {
     bytes: &'a [u8],
 }
 
+impl<'a> Tags<'a> {
+    /// The tags as on the wire (after the count): equal bytes, equal tags.
+    pub(crate) fn wire_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
 impl<'a> Iterator for Tags<'a> {
     type Item = &'a str;
 

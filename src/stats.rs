@@ -13,10 +13,12 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::hash::Hasher;
 
-use rustc_hash::FxHashMap as HashMap;
+use hashbrown::HashTable;
+use rustc_hash::{FxHashMap as HashMap, FxHasher};
 
-use crate::packet::{Packet, Status, Timestamp};
+use crate::packet::{Packet, Status, Tags, Timestamp};
 
 /// A test that had not finished when the stream ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,9 +52,10 @@ impl Timed {
 /// The statistics of a run, fed packet by packet.
 #[derive(Debug, Default)]
 pub struct Summary {
-    open: HashMap<String, Record>,
-    key: String,
-    spare: Vec<(String, Record)>,
+    /// Tests in progress, by test id and route code.
+    open: HashTable<OpenTest>,
+    /// Finished tests' entries, reused for new tests.
+    spare: Vec<OpenTest>,
     tags: TagTable,
     outcomes: [u64; 8],
     total: u64,
@@ -73,6 +76,9 @@ struct TagTable {
     ids: HashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
     seen: Vec<bool>,
+    /// Recent tag lists by their wire bytes: most packets repeat one of a
+    /// few lists (a worker's tag), which then needs no hashing.
+    recent: [(Vec<u8>, Vec<u32>); 8],
 }
 
 impl TagTable {
@@ -86,6 +92,48 @@ impl TagTable {
         self.ids.insert(tag.into(), id);
         id
     }
+
+    /// Puts the numbers of `tags` in `out`.
+    fn ids_of(&mut self, tags: Tags<'_>, out: &mut Vec<u32>) {
+        let wire = tags.wire_bytes();
+        let slot = (wire.len() + wire.last().map_or(0, |&b| usize::from(b))) % self.recent.len();
+        out.clear();
+        if self.recent[slot].0 == wire {
+            out.extend_from_slice(&self.recent[slot].1);
+            return;
+        }
+        for tag in tags {
+            out.push(self.id(tag));
+        }
+        let (cached_wire, cached_ids) = &mut self.recent[slot];
+        cached_wire.clear();
+        cached_wire.extend_from_slice(wire);
+        cached_ids.clear();
+        cached_ids.extend_from_slice(out);
+    }
+}
+
+/// A test in progress.
+#[derive(Debug, Default)]
+struct OpenTest {
+    test_id: String,
+    route_code: Option<String>,
+    record: Record,
+}
+
+impl OpenTest {
+    fn is(&self, test_id: &str, route_code: Option<&str>) -> bool {
+        self.test_id == test_id && self.route_code.as_deref() == route_code
+    }
+}
+
+fn hash_key(test_id: &str, route_code: Option<&str>) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(test_id.as_bytes());
+    if let Some(route) = route_code {
+        hasher.write(route.as_bytes());
+    }
+    hasher.finish()
 }
 
 #[derive(Debug, Default)]
@@ -107,8 +155,7 @@ impl Record {
             self.last = Some(ts);
         }
         if let Some(packet_tags) = packet.tags() {
-            self.tags.clear();
-            self.tags.extend(packet_tags.map(|tag| tags.id(tag)));
+            tags.ids_of(packet_tags, &mut self.tags);
         }
     }
 }
@@ -137,65 +184,64 @@ impl Summary {
             return;
         }
         let route_code = packet.route_code();
-        self.key.clear();
-        match route_code {
-            // Strings hold no NUL, so the first NUL ends the route code.
-            Some(route) => {
-                self.key.push('R');
-                self.key.push_str(route);
-            }
-            None => self.key.push('-'),
-        }
-        self.key.push('\0');
-        self.key.push_str(test_id);
-
+        let hash = hash_key(test_id, route_code);
+        let is_this = |open: &OpenTest| open.is(test_id, route_code);
         // One lookup for the usual packet; a new test costs a second one.
         if status.is_final() {
-            let (key, mut record) = match self.open.remove_entry(self.key.as_str()) {
-                Some(entry) => entry,
-                None => self.new_record(),
+            let mut test = match self.open.find_entry(hash, is_this) {
+                Ok(entry) => entry.remove().0,
+                Err(_) => self.new_test(test_id, route_code),
             };
-            record.update(packet, &mut self.tags);
-            self.finish_test(test_id, route_code, &record);
-            self.spare.push((key, record));
-        } else if let Some(record) = self.open.get_mut(self.key.as_str()) {
-            record.update(packet, &mut self.tags);
+            test.record.update(packet, &mut self.tags);
+            self.finish_test(&test);
+            self.spare.push(test);
+        } else if let Some(test) = self.open.find_mut(hash, is_this) {
+            test.record.update(packet, &mut self.tags);
         } else {
-            let (key, mut record) = self.new_record();
-            record.update(packet, &mut self.tags);
-            self.open.insert(key, record);
-        }
-    }
-
-    /// A record for a new test keyed by `self.key`, reusing a finished one.
-    fn new_record(&mut self) -> (String, Record) {
-        let (mut key, mut record) = self.spare.pop().unwrap_or_default();
-        key.clear();
-        key.push_str(&self.key);
-        record.status = Status::Unset;
-        record.tags.clear();
-        record.first = None;
-        record.last = None;
-        (key, record)
-    }
-
-    /// Ends the run: tests still open count as failed (as in python-subunit).
-    pub fn finish(&mut self) {
-        let mut open: Vec<(String, Record)> = self.open.drain().collect();
-        open.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, record) in open {
-            let (route, test_id) = key.split_once('\0').unwrap_or(("-", &key));
-            let route_code = route.strip_prefix('R');
-            self.finish_test(test_id, route_code, &record);
-            self.unfinished.push(Unfinished {
-                test_id: test_id.to_owned(),
-                route_code: route_code.map(str::to_owned),
-                status: record.status,
+            let mut test = self.new_test(test_id, route_code);
+            test.record.update(packet, &mut self.tags);
+            self.open.insert_unique(hash, test, |t| {
+                hash_key(&t.test_id, t.route_code.as_deref())
             });
         }
     }
 
-    fn finish_test(&mut self, test_id: &str, route_code: Option<&str>, record: &Record) {
+    /// An entry for a new test, reusing a finished one's memory.
+    fn new_test(&mut self, test_id: &str, route_code: Option<&str>) -> OpenTest {
+        let mut test = self.spare.pop().unwrap_or_default();
+        test.test_id.clear();
+        test.test_id.push_str(test_id);
+        match route_code {
+            Some(route) => {
+                let owned = test.route_code.get_or_insert_with(String::new);
+                owned.clear();
+                owned.push_str(route);
+            }
+            None => test.route_code = None,
+        }
+        test.record.status = Status::Unset;
+        test.record.tags.clear();
+        test.record.first = None;
+        test.record.last = None;
+        test
+    }
+
+    /// Ends the run: tests still open count as failed (as in python-subunit).
+    pub fn finish(&mut self) {
+        let mut open: Vec<OpenTest> = self.open.drain().collect();
+        open.sort_by(|a, b| (&a.route_code, &a.test_id).cmp(&(&b.route_code, &b.test_id)));
+        for test in open {
+            self.finish_test(&test);
+            self.unfinished.push(Unfinished {
+                status: test.record.status,
+                test_id: test.test_id,
+                route_code: test.route_code,
+            });
+        }
+    }
+
+    fn finish_test(&mut self, test: &OpenTest) {
+        let record = &test.record;
         self.total += 1;
         self.outcomes[record.status as usize] += 1;
         match record.status {
@@ -206,11 +252,11 @@ impl Summary {
         for &tag in &record.tags {
             self.tags.seen[tag as usize] = true;
         }
-        if let Some(route) = route_code {
+        if let Some(route) = &test.route_code {
             match self.routes.get_mut(route) {
                 Some(n) => *n += 1,
                 None => {
-                    self.routes.insert(route.to_owned(), 1);
+                    self.routes.insert(route.clone(), 1);
                 }
             }
         }
@@ -218,7 +264,7 @@ impl Summary {
             let nanos = |t: Timestamp| i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
             let nanos = u64::try_from(nanos(last) - nanos(first)).unwrap_or(0);
             self.test_nanos += u128::from(nanos);
-            self.keep_if_slow(nanos, test_id, route_code);
+            self.keep_if_slow(nanos, &test.test_id, test.route_code.as_deref());
         }
     }
 
