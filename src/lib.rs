@@ -19,6 +19,7 @@ pub use encode::{EncodeError, Event, encode};
 pub use packet::{FileChunk, Flags, MAX_PACKET_LEN, Packet, SIGNATURE, Status, Tags, Timestamp};
 pub use reader::{Chatter, Damage, Item, StreamReader};
 
+pub mod batch;
 pub mod cli;
 pub mod commands;
 pub mod json;

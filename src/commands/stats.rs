@@ -4,10 +4,13 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::mpsc;
+use std::thread;
 
 use clap::Parser;
 use serde_json::json;
 
+use crate::batch::PacketBatch;
 use crate::cli::{self, DamageLog, Error};
 use crate::encode::{Event, encode};
 use crate::packet::{Packet, Status};
@@ -56,6 +59,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub slowest: usize,
 }
+
+/// Bytes of packets handed to the counting thread at a time.
+const BATCH_BYTES: usize = 256 * 1024;
 
 /// Man page sections after OPTIONS.
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
@@ -120,7 +126,30 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     } else {
         Mode::Passthrough
     };
-    let mut summary = Summary::new(args.slowest);
+    // Counting runs on a second thread, fed batches of packets, while this
+    // one reads, decodes and passes output through: the two halves of the
+    // work take about as long as each other.
+    let (full_tx, full_rx) = mpsc::sync_channel::<PacketBatch>(2);
+    let (empty_tx, empty_rx) = mpsc::channel::<PacketBatch>();
+    let slowest = args.slowest;
+    let counter = thread::Builder::new()
+        .name("counting".into())
+        .spawn(move || {
+            let mut summary = Summary::new(slowest);
+            for mut batch in full_rx {
+                for packet in batch.iter() {
+                    summary.packet(&packet);
+                }
+                batch.clear();
+                // The reader may have finished already; then the batch goes.
+                let _ = empty_tx.send(batch);
+            }
+            summary.finish();
+            summary
+        })
+        .map_err(Error::Write)?;
+
+    let mut batch = PacketBatch::new();
     let mut damage = DamageLog::default();
     let mut chatter_bytes = 0u64;
     let mut scratch = Vec::new();
@@ -130,8 +159,13 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         while let Some(item) = reader.next().map_err(Error::reading(&name))? {
             match item {
                 Item::Packet(packet) => {
-                    summary.packet(&packet);
                     mode.packet(&packet, &mut out)?;
+                    batch.push(&packet);
+                    if batch.byte_len() >= BATCH_BYTES {
+                        let next = empty_rx.try_recv().unwrap_or_default();
+                        // Fails only if the counting thread died, which join reports.
+                        let _ = full_tx.send(std::mem::replace(&mut batch, next));
+                    }
                 }
                 Item::Chatter(chatter) => {
                     chatter_bytes += chatter.bytes.len() as u64;
@@ -142,7 +176,11 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         }
         damage.add(reader.get_ref(), reader.damage());
     }
-    summary.finish();
+    let _ = full_tx.send(batch);
+    drop(full_tx);
+    let summary = counter
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
 
     let summary_out: &mut dyn Write = match &mut summary_file {
         Some(file) => file,

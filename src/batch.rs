@@ -1,0 +1,106 @@
+//! Owned batches of decoded packets, to hand packets to another thread
+//! without decoding them again.
+
+use crate::packet::{Layout, Packet};
+
+/// Packets copied out of the reader's buffer with their decoded layout.
+#[derive(Debug, Default)]
+pub struct PacketBatch {
+    bytes: Vec<u8>,
+    packets: Vec<(usize, usize, Layout)>,
+}
+
+impl PacketBatch {
+    /// An empty batch.
+    pub fn new() -> PacketBatch {
+        PacketBatch::default()
+    }
+
+    /// Adds a copy of `packet`.
+    pub fn push(&mut self, packet: &Packet<'_>) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(packet.raw());
+        self.packets
+            .push((start, self.bytes.len(), packet.layout()));
+    }
+
+    /// How many packets it holds.
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// Whether it holds no packet.
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// The bytes of all its packets.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Empties it, keeping its memory for reuse.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.packets.clear();
+    }
+
+    /// The packets, in the order they were pushed.
+    pub fn iter(&self) -> impl Iterator<Item = Packet<'_>> {
+        // The bytes and layout come from a packet the decoder validated, as
+        // `Packet::from_parts` requires.
+        self.packets
+            .iter()
+            .map(|&(start, end, layout)| Packet::from_parts(&self.bytes[start..end], layout))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Event, Status, decode, encode};
+
+    #[test]
+    fn packets_come_back_as_they_went_in() {
+        let mut wire = Vec::new();
+        for (id, status) in [("a", Status::InProgress), ("b", Status::Fail)] {
+            let event = Event {
+                status,
+                test_id: Some(id),
+                tags: Some(&["worker-0"]),
+                ..Event::default()
+            };
+            encode(&event, &mut wire).unwrap();
+        }
+        let mut batch = PacketBatch::new();
+        let mut rest = &wire[..];
+        while let Some(p) = decode(rest).unwrap() {
+            batch.push(&p);
+            rest = &rest[p.len()..];
+            if rest.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.byte_len(), wire.len());
+        let got: Vec<_> = batch
+            .iter()
+            .map(|p| {
+                (
+                    p.test_id(),
+                    p.status(),
+                    p.tags().unwrap().collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("a"), Status::InProgress, vec!["worker-0"]),
+                (Some("b"), Status::Fail, vec!["worker-0"])
+            ]
+        );
+        batch.clear();
+        assert!(batch.is_empty() && batch.iter().next().is_none());
+    }
+}
