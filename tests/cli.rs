@@ -11,27 +11,10 @@ use std::thread;
 use std::time::Duration;
 
 use common::runs::{self, OwnedEvent, RunShape};
-use common::{Decoded, decode_all, ours};
+use common::{Decoded, decode_all, ours, run_with_input};
 use subunit_tools::{Event, Status, Timestamp, encode};
 
 const COMMANDS: [&str; 2] = ["subunit-stats", "subunit2json"];
-
-fn run_with_input(mut cmd: Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().expect("wait");
-    writer.join().expect("writer");
-    out
-}
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     let path = std::env::temp_dir().join(format!("subunit-cli-{}-{name}", std::process::id()));

@@ -15,13 +15,12 @@ mod common;
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::Decoded;
 use common::runs::{self, OwnedEvent, RunShape};
+use common::{Decoded, run_with_input};
 use serde_json::Value;
 use subunit_tools::{Status, Timestamp};
 
@@ -67,26 +66,6 @@ fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/py")
         .join(name)
-}
-
-/// Runs `cmd` with `input` written to its stdin from another thread (so a
-/// large output cannot deadlock against a large input).
-fn run_with_input(mut cmd: Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut stdin = child.stdin.take().expect("stdin");
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            // A command may exit without reading everything; that shows in
-            // its output, not here.
-            let _ = stdin.write_all(input);
-        });
-        child.wait_with_output().expect("wait")
-    })
 }
 
 fn run_with_stdin_file(mut cmd: Command, file: &TempFile) -> Output {

@@ -377,11 +377,7 @@ fn assert_lossless(input: &[u8], outcome: &Outcome) -> Result<(), TestCaseError>
         }
     }
     if rebuilt != input {
-        let at = rebuilt
-            .iter()
-            .zip(input)
-            .position(|(a, b)| a != b)
-            .unwrap_or(rebuilt.len().min(input.len()));
+        let at = common::first_difference(&rebuilt, input);
         prop_assert!(
             false,
             "chatter + packets ({} bytes) differ from the input ({} bytes) at {}",

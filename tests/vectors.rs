@@ -269,11 +269,7 @@ fn check_lossless(name: &str, input: &[u8], source: impl Read, failures: &mut Ve
         ));
     }
     if rebuilt != input {
-        let at = rebuilt
-            .iter()
-            .zip(input)
-            .position(|(a, b)| a != b)
-            .unwrap_or(rebuilt.len().min(input.len()));
+        let at = common::first_difference(&rebuilt, input);
         failures.push(format!(
             "{name}: chatter + packets ({} bytes) differ from the input ({} bytes) at offset {at}",
             rebuilt.len(),

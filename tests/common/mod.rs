@@ -3,8 +3,9 @@
 
 pub mod runs;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use subunit_tools::{Item, StreamReader};
 
@@ -60,6 +61,35 @@ pub fn ours(name: &str) -> Command {
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
+}
+
+/// Runs `cmd` with `input` written to its stdin from another thread (so a
+/// large output cannot deadlock against a large input).
+pub fn run_with_input(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            // A command may exit without reading everything; that shows in
+            // its output, not here.
+            let _ = stdin.write_all(input);
+        });
+        child.wait_with_output().expect("wait")
+    })
+}
+
+/// Where two byte strings first differ (the shorter length if one is a
+/// prefix of the other), for assertion messages.
+pub fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()))
 }
 
 /// Joins adjacent `chatter_hex` objects of JSON Lines text, so outputs that
@@ -141,7 +171,6 @@ pub fn python_subunit() -> Option<PathBuf> {
     // (which only takes the print macros), so a plain `cargo test` shows it.
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {
-        use std::io::Write;
         let _ = writeln!(std::io::stderr(), "SKIPPED interop tests: {why}");
     });
     None
