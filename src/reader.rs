@@ -345,3 +345,81 @@ impl Utf8Tracker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Event, Status, encode};
+
+    /// An endless-looking source made of one chunk repeated, so a long
+    /// stream needs no memory in the test either.
+    struct Repeat<'a> {
+        chunk: &'a [u8],
+        at: usize,
+        left: usize,
+    }
+
+    impl Read for Repeat<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut n = 0;
+            while n < buf.len() && self.left > 0 {
+                let take = (self.chunk.len() - self.at)
+                    .min(buf.len() - n)
+                    .min(self.left);
+                buf[n..n + take].copy_from_slice(&self.chunk[self.at..self.at + take]);
+                n += take;
+                self.left -= take;
+                self.at = (self.at + take) % self.chunk.len();
+            }
+            Ok(n)
+        }
+    }
+
+    fn read_through(chunk: &[u8], total: usize) -> (u64, u64, usize) {
+        let mut reader = StreamReader::new(Repeat {
+            chunk,
+            at: 0,
+            left: total,
+        });
+        let (mut packets, mut chatter) = (0, 0);
+        while let Some(item) = reader.next().unwrap() {
+            match item {
+                Item::Packet(_) => packets += 1,
+                Item::Chatter(c) => chatter += c.bytes.len() as u64,
+                Item::Idle => unreachable!("not live"),
+            }
+        }
+        assert_eq!(reader.offset(), total as u64);
+        (packets, chatter, reader.buf.len())
+    }
+
+    #[test]
+    fn a_long_stream_of_small_packets_keeps_the_first_buffer() {
+        let mut chunk = Vec::new();
+        let event = Event {
+            status: Status::Success,
+            test_id: Some("a.test"),
+            ..Event::default()
+        };
+        encode(&event, &mut chunk).unwrap();
+        chunk.extend_from_slice(b"a line of chatter\n");
+        let total = chunk.len() * 500_000; // about 20 MB, 80 times the buffer
+        let (packets, chatter, buffer) = read_through(&chunk, total);
+        assert_eq!(packets, 500_000);
+        assert_eq!(chatter, 18 * 500_000);
+        assert_eq!(buffer, INITIAL_BUFFER);
+    }
+
+    #[test]
+    fn candidates_claiming_4_mib_grow_the_buffer_to_the_limit_only() {
+        // A header claiming the largest length whose file content covers
+        // the rest, then text: each such candidate can only fail at its CRC,
+        // so the reader waits for all 4 MiB of it.
+        let mut chunk = b"\xb3\x20\x40\xbf\xff\xff\x01x\xbf\xff\xf0".to_vec();
+        chunk.extend_from_slice(&[b'x'; 100_000]);
+        let (packets, chatter, buffer) = read_through(&chunk, chunk.len() * 60);
+        assert_eq!(packets, 0);
+        assert_eq!(chatter, chunk.len() as u64 * 60);
+        assert!(buffer <= MAX_BUFFER && buffer > MAX_PACKET_LEN, "{buffer}");
+    }
+}

@@ -234,6 +234,42 @@ fn subunit2json_shows_each_packet_while_the_producer_waits() {
 }
 
 #[test]
+fn a_fifo_is_read_live_like_a_pipe() {
+    let fifo = std::env::temp_dir().join(format!("subunit-cli-{}-fifo", std::process::id()));
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let mut child = ours("subunit2json")
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // Opening for writing waits until the command has opened it to read.
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("open fifo");
+    writer
+        .write_all(&test_event("over-fifo", Status::Success, 0))
+        .expect("write");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in lines.by_ref() {
+            if tx.send(line.expect("line")).is_err() {
+                break;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the packet came out while the FIFO stayed open");
+    assert!(line.contains("\"test_id\": \"over-fifo\""), "{line}");
+    drop(writer);
+    assert!(child.wait().expect("wait").success());
+    std::fs::remove_file(fifo).ok();
+}
+
+#[test]
 fn subunit_stats_passes_chatter_through_while_the_producer_waits() {
     let mut live = Live::start({
         let mut cmd = ours("subunit-stats");
