@@ -111,6 +111,8 @@ pub enum Error {
     },
     /// Output could not be written.
     Write(io::Error),
+    /// The arguments make no sense together.
+    Usage(String),
 }
 
 impl Error {
@@ -141,6 +143,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::Write(source) => write!(f, "error writing output: {}", io_message(source)),
+            Error::Usage(message) => f.write_str(message),
         }
     }
 }
@@ -152,6 +155,7 @@ impl std::error::Error for Error {
             | Error::Read { source, .. }
             | Error::Create { source, .. }
             | Error::Write(source) => Some(source),
+            Error::Usage(_) => None,
         }
     }
 }
@@ -164,7 +168,7 @@ impl From<io::Error> for Error {
 }
 
 /// An I/O error's message without Rust's " (os error N)" suffix.
-fn io_message(err: &io::Error) -> String {
+pub fn io_message(err: &io::Error) -> String {
     let text = err.to_string();
     match text.rfind(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_owned(),
@@ -199,6 +203,47 @@ fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// The name of signal `signal` on Linux (`SIGKILL`), or `signal N`.
+pub fn signal_name(signal: i32) -> String {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    usize::try_from(signal - 1)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .map_or_else(|| format!("signal {signal}"), |name| (*name).to_owned())
+}
+
 /// Damaged packets over all inputs of a run, reported once at the end
 /// (SPEC 2.5).
 #[derive(Debug, Default)]
@@ -210,10 +255,15 @@ pub struct DamageLog {
 impl DamageLog {
     /// Adds what a reader of `input` saw.
     pub fn add(&mut self, input: &Input, damage: Option<Damage>) {
+        self.add_named(&input.name, damage);
+    }
+
+    /// Adds what a reader of the input called `name` saw.
+    pub fn add_named(&mut self, name: &str, damage: Option<Damage>) {
         let Some(damage) = damage else { return };
         self.count += damage.count;
         if self.first.is_none() {
-            self.first = Some((input.name.clone(), damage));
+            self.first = Some((name.to_owned(), damage));
         }
     }
 
@@ -248,6 +298,14 @@ mod tests {
     fn io_messages_lose_the_errno_suffix() {
         let err = io::Error::from_raw_os_error(libc::ENOENT);
         assert_eq!(io_message(&err), "No such file or directory");
+    }
+
+    #[test]
+    fn signals_are_named_like_libc_names_them() {
+        assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
+        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
+        assert_eq!(signal_name(libc::SIGSYS), "SIGSYS");
+        assert_eq!(signal_name(40), "signal 40");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod packet;
 pub mod reader;
 pub mod stats;
 pub mod varint;
+pub mod wrap;
 
 pub use decode::{Invalid, decode};
 pub use encode::{EncodeError, Event, encode};

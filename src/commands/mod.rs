@@ -7,6 +7,7 @@ use clap::CommandFactory;
 
 pub mod stats;
 pub mod subunit2json;
+pub mod wrap;
 
 /// What the man page and completions of one command are made from.
 pub struct Doc {
@@ -27,6 +28,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: subunit2json::Args::command(),
             sections: subunit2json::MAN_SECTIONS,
+        },
+        Doc {
+            command: wrap::Args::command(),
+            sections: wrap::MAN_SECTIONS,
         },
     ]
 }

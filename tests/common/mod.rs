@@ -58,6 +58,7 @@ pub fn ours(name: &str) -> Command {
     let path = match name {
         "subunit-stats" => env!("CARGO_BIN_EXE_subunit-stats"),
         "subunit2json" => env!("CARGO_BIN_EXE_subunit2json"),
+        "subunit-wrap" => env!("CARGO_BIN_EXE_subunit-wrap"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)

@@ -1,0 +1,415 @@
+//! `subunit-wrap`: build and test output into subunit, nothing lost
+//! (SPEC section 4).
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+
+use clap::Parser;
+
+use crate::cli::{self, DamageLog, Error};
+use crate::encode::{Event, encode};
+use crate::packet::{Status, Timestamp};
+use crate::reader::{Damage, Item, StreamReader};
+use crate::wrap::{ResultLines, WrapOptions, Wrapper};
+
+/// The command's name.
+pub const NAME: &str = "subunit-wrap";
+
+/// Arguments of `subunit-wrap`.
+#[derive(Debug, Parser)]
+#[command(
+    name = NAME,
+    version,
+    about = "Turn build and test output into subunit v2, without losing a byte",
+    override_usage = "subunit-wrap [OPTIONS] [FILE]...\n       subunit-wrap [OPTIONS] -- COMMAND [ARGS]...",
+    long_about = "Turn build and test output into a subunit v2 stream, without losing a byte.\n\n\
+                  Filter mode (subunit-wrap [FILE]...): chatter, the bytes that are not \
+                  subunit, becomes file packets named stdout (see --name); subunit packets \
+                  already in the input pass through byte for byte and in order. Chatter is \
+                  cut into packets at newlines where possible, at most 64 KiB each, and \
+                  whatever has arrived is written out as soon as the input pauses, so a \
+                  hung test shows downstream at once.\n\n\
+                  Command mode (subunit-wrap -- COMMAND [ARGS]...): runs COMMAND, wraps its \
+                  standard output as stdout and its standard error as stderr (read at the \
+                  same time, so neither can block the other), passes on the packets it \
+                  writes, and reports it as one test, in progress while it runs, then \
+                  success or fail by its exit status. subunit-wrap exits with COMMAND's \
+                  status.\n\n\
+                  The result lines of automake's test driver (PASS: name, FAIL:, XFAIL:, \
+                  XPASS:, SKIP:, ERROR:) also become test results (success, fail, xfail, \
+                  uxsuccess, skip, fail), and with --tap so do TAP's ok and not ok lines. \
+                  Those lines are kept as chatter too."
+)]
+pub struct Args {
+    /// Streams to wrap, in order; stdin when none are given or for `-`.
+    #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub files: Vec<PathBuf>,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, value_name = "COMMAND", value_hint = clap::ValueHint::CommandWithArguments)]
+    pub command: Vec<OsString>,
+
+    /// File name of the wrapped chatter (filter mode).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "stdout",
+        conflicts_with = "command"
+    )]
+    pub name: String,
+
+    /// Attach the wrapped output to this test; in command mode, also the
+    /// name of the command's test (default: the command line).
+    #[arg(long, value_name = "ID")]
+    pub test_id: Option<String>,
+
+    /// Route code of every packet made.
+    #[arg(long, value_name = "CODE")]
+    pub route_code: Option<String>,
+
+    /// MIME type of the wrapped output, e.g. "text/plain; charset=utf8".
+    #[arg(long, value_name = "TYPE")]
+    pub mime: Option<String>,
+
+    /// Leave timestamps out of the packets made, for reproducible output.
+    #[arg(long)]
+    pub no_timestamps: bool,
+
+    /// Do not turn automake (or TAP) result lines into test results.
+    #[arg(long, conflicts_with = "tap")]
+    pub no_results: bool,
+
+    /// Turn TAP result lines (ok, not ok, # SKIP, # TODO) into test results too.
+    #[arg(long)]
+    pub tap: bool,
+}
+
+/// Man page sections after OPTIONS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "Count the tests of an automake suite:\n\n    make check | subunit-wrap | subunit-stats\n\n\
+         Run a test script and report it as a test, with its TAP results:\n\n    \
+         subunit-wrap --tap -- ./run-tests.sh > run.subunit\n\n\
+         Reproducible output for a test:\n\n    printf 'PASS: a\\n' | subunit-wrap --no-timestamps",
+    ),
+    (
+        "RESULTS",
+        "A result line becomes one packet with the test's status, the line's time \
+         and the route code given. automake lines name the test by what follows the \
+         colon; terminal colours and a trailing carriage return are ignored. TAP \
+         tests are named as python-subunit's tap2subunit names them: test N and the \
+         description. A TAP test marked # TODO that fails is an expected failure \
+         (xfail); one that passes is an unexpected success (uxsuccess), where \
+         tap2subunit reports xfail for both. TAP plans and diagnostics are chatter.",
+    ),
+    (
+        "COMMAND MODE",
+        "The command's test is in progress from its start; it ends as success when the \
+         command exits with status 0, else as fail with an exit-status attachment that \
+         gives the status or the signal that killed it. Its output is attached to it \
+         only when --test-id is given, so that by default subunit-stats passes it \
+         through. A command that cannot be started is reported on standard error and \
+         as a failing test, and subunit-wrap exits with 127 (not found) or 126. A \
+         command killed by signal N makes subunit-wrap exit with 128+N.",
+    ),
+    (
+        "LOSSLESS",
+        "Every byte of input comes out: inside a packet it passed through, or in the \
+         content of a wrapped file packet, whose contents in order are exactly the \
+         input's chatter. Damaged packets are chatter too; their number is reported \
+         once on standard error. When all chatter has been wrapped, the file ends with \
+         an empty packet marked EOF.",
+    ),
+    (
+        "EXIT STATUS",
+        "In filter mode 0, or 2 on usage errors and when an input cannot be opened or \
+         read. In command mode, the command's status as above. A closed standard \
+         output ends subunit-wrap quietly with status 0.",
+    ),
+];
+
+/// Bytes of packets gathered before they are written out.
+const CHUNK: usize = 64 * 1024;
+
+/// Runs `subunit-wrap`.
+pub fn run(args: &Args) -> Result<ExitCode, Error> {
+    if args.command.is_empty() {
+        filter(args)
+    } else if !args.files.is_empty() {
+        Err(Error::Usage(
+            "give files to wrap or a command after --, not both".into(),
+        ))
+    } else {
+        run_command(args)
+    }
+}
+
+fn wrap_options(args: &Args, file_name: &str) -> WrapOptions {
+    WrapOptions {
+        file_name: file_name.to_owned(),
+        test_id: args.test_id.clone(),
+        route_code: args.route_code.clone(),
+        mime: args.mime.clone(),
+        timestamps: !args.no_timestamps,
+        results: if args.no_results {
+            ResultLines::Off
+        } else if args.tap {
+            ResultLines::AutomakeAndTap
+        } else {
+            ResultLines::Automake
+        },
+    }
+}
+
+fn wrapper(options: WrapOptions) -> Result<Wrapper, Error> {
+    Wrapper::new(options).map_err(|e| Error::Usage(format!("cannot wrap with these options: {e}")))
+}
+
+fn filter(args: &Args) -> Result<ExitCode, Error> {
+    let mut wrapper = wrapper(wrap_options(args, &args.name))?;
+    let inputs = cli::open_inputs(&args.files)?;
+    let mut out = cli::stdout();
+    let mut made = Vec::new();
+    let mut damage = DamageLog::default();
+    for input in inputs {
+        let name = input.name().to_owned();
+        let mut reader = StreamReader::live(input);
+        while let Some(item) = reader.next().map_err(Error::reading(&name))? {
+            let now = Timestamp::now();
+            match item {
+                Item::Packet(packet) => {
+                    wrapper.before_packet(now, &mut made);
+                    out.write_all(&made)?;
+                    made.clear();
+                    out.write_all(packet.raw())?;
+                }
+                Item::Chatter(chatter) => wrapper.chatter(chatter.bytes, now, &mut made),
+                Item::Idle => {
+                    wrapper.flush(now, &mut made);
+                    out.write_all(&made)?;
+                    made.clear();
+                    out.flush()?;
+                }
+            }
+            if made.len() >= CHUNK {
+                out.write_all(&made)?;
+                made.clear();
+            }
+        }
+        damage.add(reader.get_ref(), reader.damage());
+    }
+    wrapper.finish(Timestamp::now(), &mut made);
+    out.write_all(&made)?;
+    out.flush()?;
+    damage.report(NAME);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The command line as one string, quoted where a shell would need it.
+fn command_line(command: &[OsString]) -> String {
+    let words: Vec<String> = command
+        .iter()
+        .map(|word| {
+            let word = word.to_string_lossy();
+            let plain = !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                word.into_owned()
+            } else {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+fn run_command(args: &Args) -> Result<ExitCode, Error> {
+    let test_id = args
+        .test_id
+        .clone()
+        .unwrap_or_else(|| command_line(&args.command));
+    let stdout_wrapper = wrapper(wrap_options(args, "stdout"))?;
+    let stderr_wrapper = wrapper(wrap_options(args, "stderr"))?;
+    let report = TestReport {
+        test_id: &test_id,
+        route_code: args.route_code.as_deref(),
+        timestamps: !args.no_timestamps,
+    };
+    let mut out = cli::stdout();
+    let mut made = Vec::new();
+    let mut child = match Command::new(&args.command[0])
+        .args(&args.command[1..])
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(err) => {
+            let why = format!(
+                "cannot run {}: {}",
+                args.command[0].to_string_lossy(),
+                cli::io_message(&err)
+            );
+            eprintln!("{NAME}: {why}");
+            report.status(Status::Fail, Some(&why), &mut made);
+            out.write_all(&made)?;
+            out.flush()?;
+            let code = if err.kind() == io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            return Ok(ExitCode::from(code));
+        }
+    };
+    report.status(Status::InProgress, None, &mut made);
+    out.write_all(&made)?;
+    out.flush()?;
+    made.clear();
+
+    // Both pipes are read at once, each by its own thread; whole packets
+    // come back here to be written in turn.
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(16);
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let pumps = [
+        spawn_pump("stdout", stdout, stdout_wrapper, tx.clone())?,
+        spawn_pump("stderr", stderr, stderr_wrapper, tx)?,
+    ];
+    loop {
+        let chunk = match rx.try_recv() {
+            Ok(chunk) => chunk,
+            Err(mpsc::TryRecvError::Empty) => {
+                out.flush()?;
+                match rx.recv() {
+                    Ok(chunk) => chunk,
+                    Err(mpsc::RecvError) => break,
+                }
+            }
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        };
+        out.write_all(&chunk)?;
+    }
+    let mut damage = DamageLog::default();
+    for (name, pump) in ["stdout", "stderr"].into_iter().zip(pumps) {
+        let seen = pump
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .map_err(Error::reading(&format!("the command's {name}")))?;
+        damage.add_named(&format!("the command's {name}"), seen);
+    }
+    let status = child.wait().map_err(Error::reading("the command"))?;
+    let (outcome, why, code) = outcome(status);
+    report.status(outcome, why.as_deref(), &mut made);
+    out.write_all(&made)?;
+    out.flush()?;
+    damage.report(NAME);
+    Ok(ExitCode::from(code))
+}
+
+/// How a command ended: its test status, the reason for a failure, and
+/// the status to exit with (128+N for signal N, as shells do).
+fn outcome(status: ExitStatus) -> (Status, Option<String>, u8) {
+    match (status.code(), status.signal()) {
+        (Some(0), _) => (Status::Success, None, 0),
+        (Some(code), _) => (
+            Status::Fail,
+            Some(format!("exit status {code}")),
+            u8::try_from(code).unwrap_or(1),
+        ),
+        (None, Some(signal)) => (
+            Status::Fail,
+            Some(format!(
+                "killed by signal {signal} ({})",
+                cli::signal_name(signal)
+            )),
+            u8::try_from(128 + signal).unwrap_or(255),
+        ),
+        (None, None) => (Status::Fail, Some("ended without a status".into()), 1),
+    }
+}
+
+/// The packets of the command's own test.
+struct TestReport<'a> {
+    test_id: &'a str,
+    route_code: Option<&'a str>,
+    timestamps: bool,
+}
+
+impl TestReport<'_> {
+    fn status(&self, status: Status, why: Option<&str>, out: &mut Vec<u8>) {
+        let why = why.map(|w| format!("{w}\n"));
+        let event = Event {
+            status,
+            runnable: true,
+            eof: why.is_some(),
+            timestamp: self.timestamps.then(Timestamp::now),
+            test_id: Some(self.test_id),
+            mime: why.as_ref().map(|_| "text/plain; charset=utf8"),
+            file: why.as_deref().map(|w| ("exit-status", w.as_bytes())),
+            route_code: self.route_code,
+            ..Event::default()
+        };
+        // The wrappers were made with the same names, so encoding works.
+        encode(&event, out).expect("names checked by Wrapper::new");
+    }
+}
+
+/// Reads one of the command's pipes on its own thread, sending whole
+/// packets (its own, and its chatter wrapped) to the writer.
+fn spawn_pump<R: Read + AsFd + Send + 'static>(
+    name: &str,
+    pipe: R,
+    wrapper: Wrapper,
+    tx: mpsc::SyncSender<Vec<u8>>,
+) -> Result<thread::JoinHandle<io::Result<Option<Damage>>>, Error> {
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || pump(pipe, wrapper, tx))
+        .map_err(Error::Write)
+}
+
+fn pump<R: Read + AsFd>(
+    pipe: R,
+    mut wrapper: Wrapper,
+    tx: mpsc::SyncSender<Vec<u8>>,
+) -> io::Result<Option<Damage>> {
+    let mut reader = StreamReader::live(pipe);
+    let mut made = Vec::new();
+    // A send fails only when the writer has stopped (its output closed);
+    // then reading on would be pointless.
+    let send =
+        |made: &mut Vec<u8>| -> bool { made.is_empty() || tx.send(std::mem::take(made)).is_ok() };
+    while let Some(item) = reader.next()? {
+        let now = Timestamp::now();
+        match item {
+            Item::Packet(packet) => {
+                wrapper.before_packet(now, &mut made);
+                made.extend_from_slice(packet.raw());
+            }
+            Item::Chatter(chatter) => wrapper.chatter(chatter.bytes, now, &mut made),
+            Item::Idle => {
+                wrapper.flush(now, &mut made);
+                if !send(&mut made) {
+                    return Ok(reader.damage());
+                }
+            }
+        }
+        if made.len() >= CHUNK && !send(&mut made) {
+            return Ok(reader.damage());
+        }
+    }
+    wrapper.finish(Timestamp::now(), &mut made);
+    send(&mut made);
+    Ok(reader.damage())
+}

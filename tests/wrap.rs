@@ -1,0 +1,550 @@
+//! subunit-wrap: lossless wrapping, command mode, result lines, live output.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::runs::{self, OwnedEvent, Rng, RunShape};
+use common::{Decoded, decode_all, ours, run_with_input};
+use proptest::prelude::*;
+use subunit_tools::{Event, Status, encode};
+
+/// The chatter and packets of `input` as our reader sees them.
+fn split(input: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut chatter = Vec::new();
+    let mut packets = Vec::new();
+    for item in decode_all(input) {
+        match item {
+            Decoded::Chatter(bytes) => chatter.extend(bytes),
+            Decoded::Packet(_, raw) => packets.push(raw),
+        }
+    }
+    (chatter, packets)
+}
+
+/// Checks the output of wrapping `input` (with `--name wrapped`): nothing
+/// but packets; the input's packets byte for byte and in order; the
+/// `wrapped` file's contents equal to the input's chatter; every other
+/// packet is a result (a test id and a final status, no file); and with
+/// each wrapped packet replaced by its content and results left out, the
+/// output is the input again (every byte in its place). Returns the
+/// results.
+fn check_wrapped(input: &[u8], output: &[u8]) -> Result<Vec<(Status, String)>, String> {
+    let (chatter, packets) = split(input);
+    let mut expected = packets.iter().peekable();
+    let mut contents = Vec::new();
+    let mut results = Vec::new();
+    let mut rebuilt = Vec::new();
+    for item in decode_all(output) {
+        let Decoded::Packet(event, raw) = item else {
+            return Err("the output holds chatter".into());
+        };
+        if expected.peek().is_some_and(|p| **p == raw) {
+            expected.next();
+            rebuilt.extend_from_slice(&raw);
+            continue;
+        }
+        match &event.file {
+            Some((name, content)) if name == "wrapped" && event.test_id.is_none() => {
+                if content.len() > 64 * 1024 {
+                    return Err(format!("a packet of {} bytes of chatter", content.len()));
+                }
+                contents.extend_from_slice(content);
+                rebuilt.extend_from_slice(content);
+            }
+            None if event.status.is_final() && event.test_id.is_some() => {
+                results.push((event.status, event.test_id.clone().unwrap_or_default()));
+            }
+            _ => return Err(format!("unexpected packet {event:?}")),
+        }
+    }
+    if let Some(missing) = expected.next() {
+        return Err(format!(
+            "input packet of {} bytes missing or out of order",
+            missing.len()
+        ));
+    }
+    if contents != chatter {
+        return Err(format!(
+            "wrapped contents ({} bytes) differ from the chatter ({} bytes) at {}",
+            contents.len(),
+            chatter.len(),
+            common::first_difference(&contents, &chatter)
+        ));
+    }
+    if rebuilt != input {
+        return Err(format!(
+            "chatter and packets out of place: unwrapped output differs from the input at {}",
+            common::first_difference(&rebuilt, input)
+        ));
+    }
+    Ok(results)
+}
+
+fn wrap_cmd(args: &[&str]) -> Command {
+    let mut cmd = ours("subunit-wrap");
+    cmd.args(["--name", "wrapped"]).args(args);
+    cmd
+}
+
+/// A random mix of text, binary noise, stray 0xB3 bytes, result lines,
+/// valid packets and damaged ones.
+fn noisy_stream(seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let packets = runs::stream_with_chatter(
+        &RunShape {
+            seed,
+            tests: 20,
+            ..RunShape::default()
+        },
+        10,
+    );
+    let mut out = Vec::new();
+    for _ in 0..rng.below(40) + 1 {
+        match rng.below(7) {
+            0 => out.extend_from_slice(b"make[1]: Entering directory '/build'\n"),
+            1 => out.extend_from_slice("accion ó con texto\r\n".as_bytes()),
+            2 => out.extend((0..rng.below(300)).map(|_| rng.next_u64() as u8)),
+            3 => out.extend_from_slice(b"\xb3 stray\n\xb3\x2b"),
+            4 => {
+                let name = rng.below(1000);
+                out.extend_from_slice(format!("PASS: t{name}\nFAIL: f{name}\n").as_bytes())
+            }
+            5 => {
+                let start = rng.below(packets.len() as u64) as usize;
+                let len = rng.below(400) as usize;
+                out.extend_from_slice(&packets[start..(start + len).min(packets.len())]);
+            }
+            _ => {
+                let mut packet = Vec::new();
+                OwnedEvent {
+                    status: Status::Success,
+                    test_id: Some(format!("ok{}", rng.below(100))),
+                    ..OwnedEvent::default()
+                }
+                .encode(&mut packet);
+                if rng.chance(30) {
+                    let at = rng.below(packet.len() as u64) as usize;
+                    packet[at] ^= 0x55; // damaged
+                }
+                out.extend_from_slice(&packet);
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn wrapping_loses_nothing_and_keeps_packets(seed in any::<u64>(), results in any::<bool>()) {
+        let input = noisy_stream(seed);
+        let args: &[&str] = if results { &[] } else { &["--no-results"] };
+        let out = run_with_input(wrap_cmd(args), &input);
+        prop_assert!(out.status.success(), "seed {}: {:?}", seed, out);
+        let found = check_wrapped(&input, &out.stdout).map_err(|e| TestCaseError::fail(format!("seed {seed}: {e}")))?;
+        if !results {
+            prop_assert!(found.is_empty());
+        }
+    }
+}
+
+#[test]
+fn large_chatter_from_a_file_is_lossless() {
+    let mut rng = Rng::new(7);
+    let mut input = Vec::new();
+    for i in 0..3000 {
+        input.extend(noisy_stream(i).iter().take(rng.below(2000) as usize));
+    }
+    let path = std::env::temp_dir().join(format!("subunit-wrap-{}-large", std::process::id()));
+    std::fs::write(&path, &input).expect("write");
+    let out = wrap_cmd(&[]).arg(&path).output().expect("run");
+    assert!(out.status.success());
+    check_wrapped(&input, &out.stdout).expect("lossless");
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn automake_results_are_counted_like_python_counts_them() {
+    let input = b"PASS: a\nFAIL: b\nSKIP: c\n";
+    let wrapped = run_with_input(ours("subunit-wrap"), input).stdout;
+    let stats = run_with_input(ours("subunit-stats"), &wrapped);
+    let text = String::from_utf8(stats.stdout).expect("UTF-8");
+    assert!(
+        text.ends_with(
+            "Total tests:       3\nPassed tests:      1\nFailed tests:      1\nSkipped tests:     1\nSeen tags: \n"
+        ),
+        "{text}"
+    );
+    assert_eq!(stats.status.code(), Some(1));
+    let Some(py) = common::python_subunit() else {
+        return;
+    };
+    let python = run_with_input(Command::new(py.join("subunit-stats")), &wrapped);
+    assert_eq!(String::from_utf8_lossy(&python.stdout), text);
+    assert_eq!(python.status.code(), Some(1));
+}
+
+#[test]
+fn tap_results_with_tap_only() {
+    let input = b"1..4\nok 1 - a\nnot ok 2 - b\nok 3 # SKIP no db\nnot ok 4 # TODO later\n";
+    let plain =
+        check_wrapped(input, &run_with_input(wrap_cmd(&[]), input).stdout).expect("lossless");
+    assert!(plain.is_empty(), "TAP needs --tap: {plain:?}");
+    let tap = check_wrapped(input, &run_with_input(wrap_cmd(&["--tap"]), input).stdout)
+        .expect("lossless");
+    assert_eq!(
+        tap,
+        [
+            (Status::Success, "test 1 - a".to_string()),
+            (Status::Fail, "test 2 - b".to_string()),
+            (Status::Skip, "test 3".to_string()),
+            (Status::XFail, "test 4".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn options_label_every_packet_made() {
+    let input = b"hello\nPASS: t\n";
+    let out = run_with_input(
+        {
+            let mut cmd = ours("subunit-wrap");
+            cmd.args([
+                "--name",
+                "log",
+                "--test-id",
+                "build",
+                "--route-code",
+                "3",
+                "--mime",
+                "text/plain",
+                "--no-timestamps",
+            ]);
+            cmd
+        },
+        input,
+    );
+    let items = decode_all(&out.stdout[..]);
+    let events: Vec<&OwnedEvent> = items
+        .iter()
+        .map(|i| match i {
+            Decoded::Packet(e, _) => e,
+            Decoded::Chatter(_) => panic!("chatter in output"),
+        })
+        .collect();
+    let files: Vec<_> = events.iter().filter(|e| e.file.is_some()).collect();
+    assert!(!files.is_empty());
+    for e in &files {
+        assert_eq!(e.file.as_ref().map(|f| f.0.as_str()), Some("log"));
+        assert_eq!(e.test_id.as_deref(), Some("build"));
+        assert_eq!(e.route_code.as_deref(), Some("3"));
+        assert_eq!(e.mime.as_deref(), Some("text/plain"));
+        assert_eq!(e.timestamp, None);
+    }
+    assert!(files.last().expect("files").eof, "the file ends with EOF");
+    let result = events
+        .iter()
+        .find(|e| e.file.is_none())
+        .expect("a result packet");
+    assert_eq!(
+        (
+            result.test_id.as_deref(),
+            result.status,
+            result.route_code.as_deref()
+        ),
+        (Some("t"), Status::Success, Some("3"))
+    );
+    // Reproducible: the same input gives the same bytes.
+    let again = run_with_input(
+        {
+            let mut cmd = ours("subunit-wrap");
+            cmd.args([
+                "--name",
+                "log",
+                "--test-id",
+                "build",
+                "--route-code",
+                "3",
+                "--mime",
+                "text/plain",
+                "--no-timestamps",
+            ]);
+            cmd
+        },
+        input,
+    );
+    assert_eq!(again.stdout, out.stdout);
+}
+
+/// The command test's packets and the contents of the stdout and stderr
+/// files in the output of command mode.
+struct CommandRun {
+    code: Option<i32>,
+    statuses: Vec<Status>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    exit_note: Option<String>,
+    test_ids: Vec<String>,
+}
+
+fn run_command(script: &str) -> CommandRun {
+    let out = ours("subunit-wrap")
+        .args(["--", "sh", "-c", script])
+        .output()
+        .expect("run");
+    let mut run = CommandRun {
+        code: out.status.code(),
+        statuses: Vec::new(),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        exit_note: None,
+        test_ids: Vec::new(),
+    };
+    for item in decode_all(&out.stdout[..]) {
+        let Decoded::Packet(e, _) = item else {
+            panic!("chatter in command mode output")
+        };
+        match (&e.test_id, &e.file) {
+            (None, Some((name, content))) if name == "stdout" => run.stdout.extend(content),
+            (None, Some((name, content))) if name == "stderr" => run.stderr.extend(content),
+            (Some(id), file) => {
+                run.test_ids.push(id.clone());
+                run.statuses.push(e.status);
+                if let Some((name, content)) = file {
+                    assert_eq!(name, "exit-status");
+                    run.exit_note = Some(String::from_utf8_lossy(content).into_owned());
+                }
+            }
+            _ => panic!("unexpected packet {e:?}"),
+        }
+    }
+    run
+}
+
+#[test]
+fn command_mode_separates_streams_and_passes_the_status_on() {
+    let run = run_command("echo to-out; echo to-err >&2; exit 0");
+    assert_eq!(run.code, Some(0));
+    assert_eq!(run.stdout, b"to-out\n");
+    assert_eq!(run.stderr, b"to-err\n");
+    assert_eq!(run.statuses, [Status::InProgress, Status::Success]);
+    assert_eq!(
+        run.test_ids[0],
+        "sh -c 'echo to-out; echo to-err >&2; exit 0'"
+    );
+    assert_eq!(run.exit_note, None);
+
+    let run = run_command("echo failing; exit 3");
+    assert_eq!(run.code, Some(3));
+    assert_eq!(run.statuses, [Status::InProgress, Status::Fail]);
+    assert_eq!(run.exit_note.as_deref(), Some("exit status 3\n"));
+
+    let run = run_command("echo before; kill -TERM $$");
+    assert_eq!(run.code, Some(128 + 15));
+    assert_eq!(run.stdout, b"before\n");
+    assert_eq!(run.statuses, [Status::InProgress, Status::Fail]);
+    assert_eq!(
+        run.exit_note.as_deref(),
+        Some("killed by signal 15 (SIGTERM)\n")
+    );
+}
+
+#[test]
+fn command_mode_survives_a_flood_on_stderr() {
+    // 8 MB on stderr while stdout waits: neither pipe may block the other.
+    let run = run_command(
+        "echo start; head -c 8000000 /dev/zero | tr '\\0' x >&2; echo end; echo more >&2",
+    );
+    assert_eq!(run.code, Some(0));
+    assert_eq!(run.stdout, b"start\nend\n");
+    assert_eq!(run.stderr.len(), 8_000_005);
+}
+
+#[test]
+fn command_mode_passes_the_commands_packets_through() {
+    let wrap = env!("CARGO_BIN_EXE_subunit-wrap");
+    let out = ours("subunit-wrap")
+        .args(["--test-id", "outer", "--"])
+        .args([
+            wrap,
+            "--test-id",
+            "inner",
+            "--",
+            "sh",
+            "-c",
+            "echo PASS: deep",
+        ])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let ids: Vec<(String, Status)> = decode_all(&out.stdout[..])
+        .into_iter()
+        .filter_map(|i| match i {
+            Decoded::Packet(e, _) if e.file.is_none() => Some((e.test_id?, e.status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("outer".to_string(), Status::InProgress),
+            ("inner".to_string(), Status::InProgress),
+            ("deep".to_string(), Status::Success),
+            ("inner".to_string(), Status::Success),
+            ("outer".to_string(), Status::Success),
+        ]
+    );
+}
+
+#[test]
+fn a_command_that_cannot_start_is_a_failing_test() {
+    let out = ours("subunit-wrap")
+        .args(["--", "/nonexistent/tool", "arg"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "subunit-wrap: cannot run /nonexistent/tool: No such file or directory\n"
+    );
+    let items = decode_all(&out.stdout[..]);
+    let [Decoded::Packet(e, _)] = &items[..] else {
+        panic!("one packet expected: {items:?}")
+    };
+    assert_eq!(e.status, Status::Fail);
+    assert_eq!(e.test_id.as_deref(), Some("/nonexistent/tool arg"));
+}
+
+#[test]
+fn files_and_a_command_together_are_a_usage_error() {
+    let out = ours("subunit-wrap")
+        .args(["some-file", "--", "true"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("subunit-wrap: "));
+}
+
+/// `subunit-wrap` piped into `subunit2json`, whose lines arrive on a
+/// channel as they come.
+struct LivePipeline {
+    wrap: std::process::Child,
+    json: std::process::Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl LivePipeline {
+    fn next_line(&self, what: &str) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{what} did not come out while the producer waited"))
+    }
+
+    /// Waits for both; returns whether subunit-wrap succeeded.
+    fn wait(mut self) -> bool {
+        let ok = self.wrap.wait().expect("wait").success();
+        self.json.wait().expect("wait");
+        ok
+    }
+
+    fn kill(mut self) {
+        self.wrap.kill().ok();
+        self.wrap.wait().ok();
+        self.json.wait().ok();
+    }
+}
+
+fn live_lines(wrap_args: &[&str], stdin: Stdio) -> LivePipeline {
+    let mut wrap = ours("subunit-wrap")
+        .args(wrap_args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn wrap");
+    let mut json = ours("subunit2json")
+        .stdin(wrap.stdout.take().expect("stdout"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn subunit2json");
+    let (tx, lines) = mpsc::channel();
+    let stdout = json.stdout.take().expect("stdout");
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.expect("line")).is_err() {
+                break;
+            }
+        }
+    });
+    LivePipeline { wrap, json, lines }
+}
+
+#[test]
+fn a_line_shows_downstream_while_the_producer_sleeps() {
+    // Filter mode: the producer writes a line, then waits for us.
+    let mut producer = Command::new("sh")
+        .args(["-c", "echo 'PASS: early'; read _"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("producer");
+    let live = live_lines(&[], Stdio::from(producer.stdout.take().expect("stdout")));
+    let first = live.next_line("the line");
+    assert!(
+        first.contains("\"file_hex\": \"504153533a206561726c790a\""),
+        "{first}"
+    );
+    let result = live.next_line("the result");
+    assert!(result.contains("\"test_id\": \"early\""), "{result}");
+    producer
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"\n")
+        .expect("release");
+    assert!(producer.wait().expect("wait").success());
+    assert!(live.wait());
+
+    // Command mode, and a line without its newline yet.
+    let live = live_lines(
+        &["--", "sh", "-c", "printf 'partial'; sleep 10"],
+        Stdio::null(),
+    );
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("7061727469616c")) {
+        seen.push(live.next_line("the partial line"));
+    }
+    live.kill();
+}
+
+#[test]
+fn packets_between_text_keep_their_place() {
+    let mut input = b"one\n".to_vec();
+    encode(
+        &Event {
+            status: Status::Success,
+            test_id: Some("x"),
+            ..Event::default()
+        },
+        &mut input,
+    )
+    .expect("encode");
+    input.extend_from_slice(b"two");
+    let out = run_with_input(wrap_cmd(&["--no-timestamps"]), &input);
+    let order: Vec<String> = decode_all(&out.stdout[..])
+        .into_iter()
+        .map(|i| match i {
+            Decoded::Packet(e, _) => match e.file {
+                Some((_, c)) => String::from_utf8_lossy(&c).into_owned(),
+                None => format!("<{}>", e.test_id.unwrap_or_default()),
+            },
+            Decoded::Chatter(_) => panic!("chatter"),
+        })
+        .collect();
+    assert_eq!(order, ["one\n", "<x>", "two", ""]);
+}
