@@ -246,6 +246,14 @@ impl Wrapper {
     }
 
     fn result_of(&mut self, line: &[u8]) -> Option<(Status, String)> {
+        // Most lines are not results: look at the first byte before the
+        // costlier cleaning (a result starts with a word or a colour).
+        if !line
+            .first()
+            .is_some_and(|first| b"PFXSEon\x1b".contains(first))
+        {
+            return None;
+        }
         let text = clean_line(line);
         if let Some(result) = automake_result(&text) {
             return Some(result);
