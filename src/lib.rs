@@ -9,9 +9,11 @@
 
 pub mod decode;
 pub mod encode;
+pub mod group;
 pub mod packet;
 pub mod reader;
 pub mod stats;
+pub mod v1;
 pub mod varint;
 pub mod wrap;
 

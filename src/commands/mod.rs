@@ -5,8 +5,11 @@
 
 use clap::CommandFactory;
 
+pub mod filter;
 pub mod stats;
 pub mod subunit2json;
+pub mod v1_to_v2;
+pub mod v2_to_v1;
 pub mod wrap;
 
 /// What the man page and completions of one command are made from.
@@ -32,6 +35,18 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: wrap::Args::command(),
             sections: wrap::MAN_SECTIONS,
+        },
+        Doc {
+            command: filter::Args::command(),
+            sections: filter::MAN_SECTIONS,
+        },
+        Doc {
+            command: v2_to_v1::Args::command(),
+            sections: v2_to_v1::MAN_SECTIONS,
+        },
+        Doc {
+            command: v1_to_v2::Args::command(),
+            sections: v1_to_v2::MAN_SECTIONS,
         },
     ]
 }

@@ -1,0 +1,10 @@
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+use subunit_tools::cli;
+use subunit_tools::commands::filter::{Args, NAME, run};
+
+fn main() -> ExitCode {
+    // The switches are read left to right, so run() needs the matches.
+    cli::finish(NAME, run(&Args::command().get_matches()))
+}

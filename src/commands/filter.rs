@@ -1,0 +1,659 @@
+//! `subunit-filter`: python-subunit's test selection, packets forwarded
+//! untouched (SPEC section 4).
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, FromArgMatches, Parser};
+use regex::Regex;
+
+use crate::cli::{self, DamageLog, Error};
+use crate::encode::{Event, encode};
+use crate::group::{Grouper, Test};
+use crate::packet::{Packet, Status, Timestamp};
+use crate::reader::{Item, StreamReader};
+use crate::v1::ContentType;
+use crate::wrap::{ResultLines, WrapOptions, Wrapper};
+
+/// The command's name.
+pub const NAME: &str = "subunit-filter";
+
+/// Arguments of `subunit-filter`. Like python-subunit's, the outcome and
+/// passthrough switches are read left to right, the last one winning, and
+/// `-F` stands for `--no-success --no-skip --no-xfail --no-passthrough`
+/// where it is given.
+#[derive(Debug, Parser)]
+#[command(
+    name = NAME,
+    version,
+    about = "Select tests from a subunit v2 stream by outcome, tag, id or text",
+    long_about = "Select tests from a subunit v2 stream, with python-subunit's subunit-filter \
+                  options and defaults: failures, errors, skips and unexpected successes are \
+                  kept, successes and expected failures dropped, unless the options say \
+                  otherwise. A test's packets are held until its outcome is known, then \
+                  forwarded byte for byte, or dropped. Chatter and packets without a test id \
+                  are passed through as they come (chatter wrapped as stdout file packets), \
+                  unless --no-passthrough."
+)]
+pub struct Args {
+    /// Streams to read, in order, as one; stdin when none are given or for `-`.
+    #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub files: Vec<PathBuf>,
+
+    /// Include errors (the default).
+    #[arg(long = "error", action = clap::ArgAction::Count)]
+    pub error: u8,
+
+    /// Exclude errors.
+    #[arg(short = 'e', long = "no-error", action = clap::ArgAction::Count)]
+    pub no_error: u8,
+
+    /// Include failures (the default).
+    #[arg(long = "failure", action = clap::ArgAction::Count)]
+    pub failure: u8,
+
+    /// Exclude failures.
+    #[arg(short = 'f', long = "no-failure", action = clap::ArgAction::Count)]
+    pub no_failure: u8,
+
+    /// Include successes.
+    #[arg(short = 's', long = "success", action = clap::ArgAction::Count)]
+    pub success: u8,
+
+    /// Exclude successes (the default).
+    #[arg(long = "no-success", action = clap::ArgAction::Count)]
+    pub no_success: u8,
+
+    /// Exclude skips.
+    #[arg(long = "no-skip", action = clap::ArgAction::Count)]
+    pub no_skip: u8,
+
+    /// Include expected failures.
+    #[arg(long = "xfail", action = clap::ArgAction::Count)]
+    pub xfail: u8,
+
+    /// Exclude expected failures (the default).
+    #[arg(long = "no-xfail", action = clap::ArgAction::Count)]
+    pub no_xfail: u8,
+
+    /// Forward non-subunit input as `stdout` file packets (the default).
+    #[arg(long = "passthrough", action = clap::ArgAction::Count)]
+    pub passthrough: u8,
+
+    /// Discard all non-subunit input and packets without a test id.
+    #[arg(long = "no-passthrough", action = clap::ArgAction::Count)]
+    pub no_passthrough: u8,
+
+    /// Only pass through failures and errors: --no-success --no-skip
+    /// --no-xfail --no-passthrough.
+    #[arg(short = 'F', long = "only-genuine-failures", action = clap::ArgAction::Count)]
+    pub only_genuine_failures: u8,
+
+    /// Include only tests with this tag (repeatable: all of them).
+    #[arg(long = "with-tag", value_name = "TAG")]
+    pub with_tags: Vec<String>,
+
+    /// Exclude tests with this tag (repeatable: any of them).
+    #[arg(long = "without-tag", value_name = "TAG")]
+    pub without_tags: Vec<String>,
+
+    /// Include only tests matching this regular expression (repeatable: any).
+    #[arg(short = 'm', long = "with", value_name = "RE")]
+    pub with: Vec<String>,
+
+    /// Exclude tests matching this regular expression (repeatable: any).
+    #[arg(long = "without", value_name = "RE")]
+    pub without: Vec<String>,
+
+    /// File of test ids expected to fail: their failures become expected
+    /// failures, their successes unexpected successes (repeatable).
+    #[arg(long = "fixup-expected-failures", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub fixup_expected_failures: Vec<PathBuf>,
+
+    /// Replace matches of the regular expression FROM in test ids with TO
+    /// (repeatable, applied in order; \1 and \g<name> refer to groups).
+    #[arg(long = "rename", num_args = 2, value_names = ["FROM", "TO"])]
+    pub rename: Vec<String>,
+}
+
+/// Man page sections after OPTIONS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "The failures of a run, as a stream:\n\n    subunit-filter -F run.subunit | subunit2json\n\n\
+         Everything but the slow tests:\n\n    subunit-filter -s --xfail --without-tag slow run.subunit\n\n\
+         Failures that mention a timeout in their attachments:\n\n    subunit-filter -F -m 'TimeoutError' run.subunit",
+    ),
+    (
+        "SELECTION",
+        "Tests are told apart by test id and route code. A test's outcome is its first \
+         final status; a test still running at the end of the input counts as a failure. \
+         --with and --without search, as python-subunit does, the text made of the test \
+         id, the outcome's name (success, failure, skip, expectedfailure), the word None \
+         and python's rendering of the attachments (name, content type and bytes); the \
+         patterns are joined with | and searched in multi-line mode. --with-tag and \
+         --without-tag look at the tags of the test's latest packet with tags. As in \
+         python-subunit, unexpected successes are always kept; errors do not occur in v2 \
+         streams, so -e and --error change nothing there.",
+    ),
+    (
+        "FORWARDING",
+        "Kept packets are forwarded byte for byte: route codes, timestamps, tags and \
+         attachments stay as they were. Only --rename (the test id) and \
+         --fixup-expected-failures (the final status) make a packet be written anew. \
+         A test's packets are held only until its outcome is known, so memory grows with \
+         the tests in progress, not with the stream. Enumeration (exists) packets are \
+         not results: they are forwarded as they come.",
+    ),
+    (
+        "DIFFERENCES FROM PYTHON-SUBUNIT",
+        "python-subunit re-encodes what it forwards, losing exists packets and changing \
+         how attachments are split. A test still running at the end is forwarded as it \
+         was, without the fail status python-subunit adds (unless \
+         --fixup-expected-failures makes it an expected failure, which is added). \
+         --rename renames every test; python-subunit leaves skipped, expected-failure \
+         and unexpected-success tests unrenamed, and so do --with and --without, which \
+         see the name python-subunit would. Regular expressions follow Rust's regex \
+         syntax, which covers the common Python syntax except look-around and \
+         backreferences. Several files may be given.",
+    ),
+    (
+        "EXIT STATUS",
+        "0 on success, also when standard output is closed early; 2 on usage errors \
+         (such as an invalid regular expression) and when an input or fixup file cannot \
+         be opened or read.",
+    ),
+];
+
+/// The choices the switches make, read left to right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Switches {
+    success: bool,
+    failure: bool,
+    skip: bool,
+    xfail: bool,
+    passthrough: bool,
+}
+
+impl Switches {
+    fn resolve(matches: &ArgMatches) -> Switches {
+        // The position of the last occurrence among some switches.
+        let last = |ids: &[&str]| -> Option<usize> {
+            ids.iter()
+                .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+                .filter_map(|id| matches.indices_of(id).and_then(Iterator::max))
+                .max()
+        };
+        // Whether `on` was given after every `off`, or `default` if neither.
+        let choose = |on: &[&str], off: &[&str], default: bool| match (last(on), last(off)) {
+            (Some(a), Some(b)) => a > b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => default,
+        };
+        const F: &str = "only_genuine_failures";
+        Switches {
+            success: choose(&["success"], &["no_success", F], false),
+            failure: choose(&["failure"], &["no_failure"], true),
+            skip: choose(&[], &["no_skip", F], true),
+            xfail: choose(&["xfail"], &["no_xfail", F], false),
+            passthrough: choose(&["passthrough"], &["no_passthrough", F], true),
+        }
+    }
+}
+
+/// The outcome names python-subunit's filter predicates see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Success,
+    Failure,
+    Skip,
+    ExpectedFailure,
+    UnexpectedSuccess,
+}
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Skip => "skip",
+            Outcome::ExpectedFailure => "expectedfailure",
+            Outcome::UnexpectedSuccess => "uxsuccess",
+        }
+    }
+}
+
+/// The whole selection, from the arguments.
+struct Selection {
+    switches: Switches,
+    with_tags: Vec<String>,
+    without_tags: Vec<String>,
+    with: Option<Regex>,
+    without: Option<Regex>,
+    expected_failures: HashSet<String>,
+    renames: Vec<(Regex, String)>,
+}
+
+/// What happens to a test.
+struct Verdict {
+    keep: bool,
+    /// The status to write instead of the test's own (fixup).
+    status: Option<Status>,
+    /// The id to write instead of the test's own (rename).
+    test_id: Option<String>,
+}
+
+impl Selection {
+    fn new(args: &Args, matches: &ArgMatches) -> Result<Selection, Error> {
+        let mut expected_failures = HashSet::new();
+        for path in &args.fixup_expected_failures {
+            let text = std::fs::read(path).map_err(|source| Error::Open {
+                path: path.clone(),
+                source,
+            })?;
+            // python-subunit's read_test_list: text before a #, right-stripped.
+            for line in String::from_utf8_lossy(&text).split_inclusive('\n') {
+                let before = line.split('#').next().unwrap_or_default();
+                if !before.is_empty() {
+                    expected_failures.insert(before.trim_end().to_owned());
+                }
+            }
+        }
+        let renames = args
+            .rename
+            .chunks(2)
+            .map(|pair| {
+                let from = Regex::new(&pair[0]).map_err(|e| {
+                    Error::Usage(format!("invalid regular expression '{}': {e}", pair[0]))
+                })?;
+                Ok((from, python_replacement(&pair[1])))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Selection {
+            switches: Switches::resolve(matches),
+            with_tags: args.with_tags.clone(),
+            without_tags: args.without_tags.clone(),
+            with: join_patterns(&args.with)?,
+            without: join_patterns(&args.without)?,
+            expected_failures,
+            renames,
+        })
+    }
+
+    fn rename(&self, test_id: &str) -> String {
+        let mut name = test_id.to_owned();
+        for (from, to) in &self.renames {
+            name = from.replace_all(&name, to.as_str()).into_owned();
+        }
+        name
+    }
+
+    /// python-subunit's decision for a test (TestResultFilter and
+    /// _PredicateFilter under StreamToExtendedDecorator).
+    fn verdict(&self, test: &Test) -> Verdict {
+        let renamed = self.rename(&test.test_id);
+        let status = test.status();
+        let expected = |id: &str| self.expected_failures.contains(id);
+        // Renames and fixups apply where python-subunit applies them: on
+        // the success and failure paths only.
+        let (outcome, new_status, seen_id) = match status {
+            Status::Success if expected(&renamed) => (
+                Outcome::UnexpectedSuccess,
+                Some(Status::UxSuccess),
+                &renamed,
+            ),
+            Status::Success => (Outcome::Success, None, &renamed),
+            Status::Skip => (Outcome::Skip, None, &test.test_id),
+            Status::XFail => (Outcome::ExpectedFailure, None, &test.test_id),
+            Status::UxSuccess => (Outcome::UnexpectedSuccess, None, &test.test_id),
+            _ if expected(&renamed) => (Outcome::ExpectedFailure, Some(Status::XFail), &renamed),
+            _ => (Outcome::Failure, None, &renamed),
+        };
+        let keep = outcome == Outcome::UnexpectedSuccess || self.passes(test, outcome, seen_id);
+        Verdict {
+            keep,
+            status: new_status,
+            test_id: (renamed != test.test_id).then_some(renamed),
+        }
+    }
+
+    fn passes(&self, test: &Test, outcome: Outcome, seen_id: &str) -> bool {
+        let s = self.switches;
+        let allowed = match outcome {
+            Outcome::Success => s.success,
+            Outcome::Failure => s.failure,
+            Outcome::Skip => s.skip,
+            Outcome::ExpectedFailure => s.xfail,
+            Outcome::UnexpectedSuccess => true,
+        };
+        if !allowed {
+            return false;
+        }
+        if !self.with_tags.is_empty() || !self.without_tags.is_empty() {
+            let tags = test.tags();
+            if !self.with_tags.iter().all(|t| tags.contains(&t.as_str())) {
+                return false;
+            }
+            if self.without_tags.iter().any(|t| tags.contains(&t.as_str())) {
+                return false;
+            }
+        }
+        if self.with.is_some() || self.without.is_some() {
+            let text = format!("{seen_id}{}None{}", outcome.name(), python_details(test));
+            if self.with.as_ref().is_some_and(|re| !re.is_match(&text)) {
+                return false;
+            }
+            if self.without.as_ref().is_some_and(|re| re.is_match(&text)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A pattern of --with or --without: python-subunit compiles them with
+/// re.MULTILINE.
+fn compile(pattern: &str) -> Result<Regex, Error> {
+    Regex::new(&format!("(?m){pattern}"))
+        .map_err(|e| Error::Usage(format!("invalid regular expression '{pattern}': {e}")))
+}
+
+/// python-subunit joins the patterns of an option with `|`.
+fn join_patterns(patterns: &[String]) -> Result<Option<Regex>, Error> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    for p in patterns {
+        compile(p)?; // name the bad one
+    }
+    compile(&patterns.join("|")).map(Some)
+}
+
+/// A Python `re.sub` replacement (`\1`, `\g<1>`, `\g<name>`, `\\`, `\n`)
+/// in the regex crate's syntax (`${1}`, `${name}`, `$$`).
+fn python_replacement(python: &str) -> String {
+    let mut out = String::new();
+    let mut chars = python.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match chars.next() {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut group = d.to_string();
+                    if let Some(&e) = chars.peek().filter(|e| e.is_ascii_digit()) {
+                        group.push(e);
+                        chars.next();
+                    }
+                    out.push_str(&format!("${{{group}}}"));
+                }
+                Some('g') if chars.peek() == Some(&'<') => {
+                    chars.next();
+                    let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
+                    out.push_str(&format!("${{{name}}}"));
+                }
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('\\') => out.push('\\'),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `str(details)` in python-subunit: the dict of attachments by name, each
+/// `<Content type=TYPE, value=b'...'>`.
+fn python_details(test: &Test) -> String {
+    let mut out = String::from("{");
+    for (i, attachment) in test.attachments().iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let value: Vec<u8> = attachment.chunks.concat();
+        out.push_str(&python_str_repr(attachment.name));
+        out.push_str(": <Content type=");
+        out.push_str(&ContentType::parse(attachment.mime).python_repr());
+        out.push_str(", value=");
+        out.push_str(&python_bytes_repr(&value));
+        out.push('>');
+    }
+    out.push('}');
+    out
+}
+
+fn python_quote(has_single: bool, has_double: bool) -> char {
+    if has_single && !has_double { '"' } else { '\'' }
+}
+
+fn python_bytes_repr(bytes: &[u8]) -> String {
+    let quote = python_quote(bytes.contains(&b'\''), bytes.contains(&b'"')) as u8;
+    let mut out = String::from("b");
+    out.push(quote as char);
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b if b == quote => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            b => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push(quote as char);
+    out
+}
+
+fn python_str_repr(s: &str) -> String {
+    let quote = python_quote(s.contains('\''), s.contains('"'));
+    let mut out = String::new();
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Runs `subunit-filter` with the arguments parsed into `matches`.
+pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
+    let args = Args::from_arg_matches(matches).map_err(|e| Error::Usage(e.to_string()))?;
+    let selection = Selection::new(&args, matches)?;
+    let inputs = cli::open_inputs(&args.files)?;
+    let passthrough = selection.switches.passthrough;
+    let mut wrapper = Wrapper::new(WrapOptions {
+        timestamps: false,
+        results: ResultLines::Off,
+        ..WrapOptions::new("stdout")
+    })
+    .expect("plain options encode");
+    let mut out = cli::stdout();
+    let mut made = Vec::new();
+    let mut grouper = Grouper::new();
+    let mut damage = DamageLog::default();
+    for input in inputs {
+        let name = input.name().to_owned();
+        let mut reader = StreamReader::live(input);
+        while let Some(item) = reader.next().map_err(Error::reading(&name))? {
+            let now = Timestamp::default();
+            match item {
+                Item::Packet(packet) if packet.test_id().is_none() => {
+                    if passthrough {
+                        wrapper.before_packet(now, &mut made);
+                        made.extend_from_slice(packet.raw());
+                    }
+                }
+                Item::Packet(packet) if packet.status() == Status::Exists => {
+                    let renamed = selection.rename(packet.test_id().unwrap_or_default());
+                    write_packet(&packet, Some(&renamed), None, &mut made);
+                }
+                Item::Packet(packet) => {
+                    if let Some(test) = grouper.add(&packet) {
+                        write_test(&selection, &test, &mut made);
+                        grouper.recycle(test);
+                    }
+                }
+                Item::Chatter(chatter) => {
+                    if passthrough {
+                        wrapper.chatter(chatter.bytes, now, &mut made);
+                    }
+                }
+                Item::Idle => {
+                    wrapper.flush(now, &mut made);
+                    out.write_all(&made)?;
+                    made.clear();
+                    out.flush()?;
+                }
+            }
+            if made.len() >= 64 * 1024 {
+                out.write_all(&made)?;
+                made.clear();
+            }
+        }
+        damage.add(reader.get_ref(), reader.damage());
+    }
+    for test in grouper.finish() {
+        write_test(&selection, &test, &mut made);
+    }
+    wrapper.finish(Timestamp::default(), &mut made);
+    out.write_all(&made)?;
+    out.flush()?;
+    damage.report(NAME);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a kept test's packets: as they were, unless renamed or fixed up.
+fn write_test(selection: &Selection, test: &Test, out: &mut Vec<u8>) {
+    let verdict = selection.verdict(test);
+    if !verdict.keep {
+        return;
+    }
+    let last = test.packets.len().saturating_sub(1);
+    let mut last_timestamp = None;
+    for (i, packet) in test.packets.iter().enumerate() {
+        last_timestamp = packet.timestamp().or(last_timestamp);
+        let status = verdict.status.filter(|_| test.finished && i == last);
+        write_packet(&packet, verdict.test_id.as_deref(), status, out);
+    }
+    if let (Some(status), false) = (verdict.status, test.finished) {
+        // The stream ended first: the expected failure is said here.
+        let event = Event {
+            status,
+            runnable: true,
+            timestamp: last_timestamp,
+            test_id: Some(verdict.test_id.as_deref().unwrap_or(&test.test_id)),
+            route_code: test.route_code.as_deref(),
+            ..Event::default()
+        };
+        encode(&event, out).expect("ids came from packets");
+    }
+}
+
+/// Appends a packet, written anew only if its test id or status changes.
+fn write_packet(
+    packet: &Packet<'_>,
+    test_id: Option<&str>,
+    status: Option<Status>,
+    out: &mut Vec<u8>,
+) {
+    let test_id = test_id.filter(|id| Some(*id) != packet.test_id());
+    if test_id.is_none() && status.is_none() {
+        out.extend_from_slice(packet.raw());
+        return;
+    }
+    let tags: Option<Vec<&str>> = packet.tags().map(Iterator::collect);
+    let event = Event {
+        status: status.unwrap_or(packet.status()),
+        runnable: packet.runnable(),
+        eof: packet.eof(),
+        timestamp: packet.timestamp(),
+        test_id: test_id.or(packet.test_id()),
+        tags: tags.as_deref(),
+        mime: packet.mime(),
+        file: packet.file().map(|f| (f.name, f.content)),
+        route_code: packet.route_code(),
+    };
+    if encode(&event, out).is_err() {
+        // A rename made the id unencodable (a NUL, or too long): keep the
+        // packet as it was rather than lose it.
+        out.extend_from_slice(packet.raw());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_replacements_translate() {
+        assert_eq!(python_replacement(r"\1.x"), "${1}.x");
+        assert_eq!(python_replacement(r"\g<name>-\g<2>"), "${name}-${2}");
+        assert_eq!(python_replacement(r"a$b\\c"), "a$$b\\c");
+        let re = compile(r"^tests\.(\w+)").unwrap();
+        assert_eq!(
+            re.replace_all("tests.api.X", python_replacement(r"t.\1").as_str()),
+            "t.api.X"
+        );
+    }
+
+    #[test]
+    fn reprs_are_pythons() {
+        assert_eq!(python_bytes_repr(b"a'b\n\x00\xff"), r#"b"a'b\n\x00\xff""#);
+        assert_eq!(python_bytes_repr(b"it's \"x\""), r#"b'it\'s "x"'"#);
+        assert_eq!(python_str_repr("traceback"), "'traceback'");
+        assert_eq!(python_str_repr("a'b"), "\"a'b\"");
+    }
+
+    #[test]
+    fn switches_are_read_left_to_right() {
+        let resolve = |args: &[&str]| {
+            let matches = <Args as clap::CommandFactory>::command()
+                .try_get_matches_from(std::iter::once("subunit-filter").chain(args.iter().copied()))
+                .unwrap();
+            Switches::resolve(&matches)
+        };
+        let default = resolve(&[]);
+        assert_eq!(
+            default,
+            Switches {
+                success: false,
+                failure: true,
+                skip: true,
+                xfail: false,
+                passthrough: true
+            }
+        );
+        assert!(resolve(&["-F", "-s"]).success);
+        assert!(!resolve(&["-s", "-F"]).success);
+        assert!(resolve(&["-F", "--passthrough"]).passthrough);
+        assert!(!resolve(&["--passthrough", "-F"]).passthrough);
+        assert!(!resolve(&["--no-skip"]).skip);
+        assert!(resolve(&["--no-xfail", "--xfail"]).xfail);
+    }
+}
