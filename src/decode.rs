@@ -250,6 +250,7 @@ fn walk_fields(head: Header, present: &[u8]) -> Result<Option<Layout>, Invalid> 
         fields.skip(len as usize, Field::FileContent)?;
         layout.file_content = Span::new(start..fields.pos);
     }
+    layout.route_field = fields.pos as u32;
     if flags.contains(Flags::ROUTE_CODE) {
         layout.route_code = ready!(fields.string(Field::RouteCode));
     }

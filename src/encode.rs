@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::decode::Field;
-use crate::packet::{Flags, MAX_PACKET_LEN, SIGNATURE, Status, Timestamp};
+use crate::packet::{Flags, MAX_PACKET_LEN, Packet, SIGNATURE, Status, Timestamp};
 use crate::varint;
 
 /// One event to encode: the arguments of testtools' `StreamResult.status()`.
@@ -120,6 +120,59 @@ pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     Ok(())
 }
 
+/// Appends `packet` with route code `route_code`: the bytes of its other
+/// fields are copied as they are; only the flags, the length, the route
+/// code and the CRC are written anew (what subunit-mux does to every
+/// packet). A packet that would outgrow the limit is encoded anew from its
+/// fields instead, its file content split as [`encode`] splits it.
+pub fn reroute(
+    packet: &Packet<'_>,
+    route_code: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let route_field = fixed_len(&Event {
+        route_code: Some(route_code),
+        ..Event::default()
+    })? - 3;
+    let middle = packet.fields_before_route();
+    let body = 3 + middle.len() + route_field + 4;
+    let Some(len) = packet_len(body).filter(|&len| len <= MAX_PACKET_LEN) else {
+        let tags: Option<Vec<&str>> = packet.tags().map(Iterator::collect);
+        let event = Event {
+            status: packet.status(),
+            runnable: packet.runnable(),
+            eof: packet.eof(),
+            timestamp: packet.timestamp(),
+            test_id: packet.test_id(),
+            tags: tags.as_deref(),
+            mime: packet.mime(),
+            file: packet.file().map(|f| (f.name, f.content)),
+            route_code: Some(route_code),
+        };
+        return encode(&event, out);
+    };
+    let start = out.len();
+    out.reserve(len);
+    out.push(SIGNATURE);
+    out.extend_from_slice(&(packet.flags() | Flags::ROUTE_CODE).bits().to_be_bytes());
+    varint::put(len as u32, out);
+    out.extend_from_slice(middle);
+    varint::put(route_code.len() as u32, out);
+    out.extend_from_slice(route_code.as_bytes());
+    let crc = crate::decode::crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+    debug_assert_eq!(out.len() - start, len);
+    Ok(())
+}
+
+/// The whole length of a packet of `body` bytes besides its length field:
+/// the length counts its own bytes, so take the shortest width that fits.
+fn packet_len(body: usize) -> Option<usize> {
+    (1..=3)
+        .map(|width| body + width)
+        .find(|&len| len <= varint::MAX as usize && varint::encoded_len(len as u32) <= len - body)
+}
+
 /// The packet length without CRC, length field and file content, after
 /// checking every string.
 fn fixed_len(event: &Event<'_>) -> Result<usize, EncodeError> {
@@ -183,11 +236,7 @@ fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
 
     let content_len = event.file.map_or(0, |(_, c)| c.len());
     let body = fixed_len(event).expect("checked by encode") + content_len + 4;
-    // The length counts its own bytes: take the shortest width that fits.
-    let len = (1..=3)
-        .map(|width| body + width)
-        .find(|&len| varint::encoded_len(len as u32) <= len - body)
-        .expect("checked by encode");
+    let len = packet_len(body).expect("checked by encode");
 
     let start = out.len();
     out.reserve(len);
@@ -278,6 +327,68 @@ mod tests {
             // 1+2+3 header, 2 name, 3 content length, 4 CRC.
             assert_eq!(whole, len + 15 <= MAX_PACKET_LEN, "content {len}");
         }
+    }
+
+    #[test]
+    fn reroute_changes_only_the_route_code() {
+        let content = vec![7u8; 20_000];
+        for route in [None, Some("old")] {
+            let mut original = Vec::new();
+            let event = Event {
+                status: Status::Fail,
+                runnable: true,
+                timestamp: Some(Timestamp {
+                    seconds: 5,
+                    nanos: 6,
+                }),
+                test_id: Some("t"),
+                tags: Some(&["a", "b"]),
+                mime: Some("text/plain"),
+                file: Some(("log", &content)),
+                route_code: route,
+                ..Event::default()
+            };
+            encode(&event, &mut original).unwrap();
+            let packet = decode(&original).unwrap().unwrap();
+            let mut out = Vec::new();
+            reroute(&packet, "0/old", &mut out).unwrap();
+            let moved = decode(&out).unwrap().unwrap();
+            assert_eq!(moved.len(), out.len());
+            let mut expected = Vec::new();
+            encode(
+                &Event {
+                    route_code: Some("0/old"),
+                    ..event
+                },
+                &mut expected,
+            )
+            .unwrap();
+            assert_eq!(out, expected, "same bytes as encoding with the new route");
+        }
+    }
+
+    #[test]
+    fn reroute_splits_a_packet_that_outgrows_the_limit() {
+        let content = vec![1u8; MAX_PACKET_LEN - 20];
+        let mut original = Vec::new();
+        let event = Event {
+            status: Status::Success,
+            eof: true,
+            test_id: Some("t"),
+            file: Some(("f", &content)),
+            ..Event::default()
+        };
+        encode(&event, &mut original).unwrap();
+        let packet = decode(&original).unwrap().unwrap();
+        assert_eq!(packet.len(), original.len(), "one packet to start with");
+        let mut out = Vec::new();
+        reroute(&packet, "a-long-route-code/0/1/2", &mut out).unwrap();
+        let first = decode(&out).unwrap().unwrap();
+        let second = decode(&out[first.len()..]).unwrap().unwrap();
+        assert_eq!(first.len() + second.len(), out.len());
+        assert_eq!((first.status(), first.eof()), (Status::Unset, false));
+        assert_eq!((second.status(), second.eof()), (Status::Success, true));
+        assert_eq!(second.route_code(), Some("a-long-route-code/0/1/2"));
     }
 
     #[test]

@@ -233,6 +233,9 @@ pub(crate) struct Layout {
     pub(crate) file_name: Span,
     pub(crate) file_content: Span,
     pub(crate) route_code: Span,
+    /// Where the route code field (its length varint) starts, or the CRC
+    /// if there is none: the fields before it end here.
+    pub(crate) route_field: u32,
 }
 
 /// A byte range within a packet (packets are below 4 MiB, so `u32` fits).
@@ -337,6 +340,13 @@ impl<'a> Packet<'a> {
             name: self.str_at(self.layout.file_name),
             content: &self.raw[self.layout.file_content.range()],
         })
+    }
+
+    /// The bytes of the fields before the route code: timestamp, test id,
+    /// tags, MIME type and file, exactly as on the wire.
+    pub fn fields_before_route(&self) -> &'a [u8] {
+        let header_len = 3 + varint::width(self.raw[3]);
+        &self.raw[header_len..self.layout.route_field as usize]
     }
 
     /// The route code, if present.

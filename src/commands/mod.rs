@@ -6,6 +6,7 @@
 use clap::CommandFactory;
 
 pub mod filter;
+pub mod mux;
 pub mod stats;
 pub mod subunit2json;
 pub mod v1_to_v2;
@@ -47,6 +48,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: v1_to_v2::Args::command(),
             sections: v1_to_v2::MAN_SECTIONS,
+        },
+        Doc {
+            command: mux::Args::command(),
+            sections: mux::MAN_SECTIONS,
         },
     ]
 }

@@ -15,6 +15,7 @@ use clap::Parser;
 use crate::cli::{self, DamageLog, Error};
 use crate::encode::{Event, encode};
 use crate::packet::{Status, Timestamp};
+use crate::pump::{Routing, pump};
 use crate::reader::{Damage, Item, StreamReader};
 use crate::wrap::{ResultLines, WrapOptions, Wrapper};
 
@@ -136,7 +137,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 ];
 
 /// Bytes of packets gathered before they are written out.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = crate::pump::BATCH;
 
 /// Runs `subunit-wrap`.
 pub fn run(args: &Args) -> Result<ExitCode, Error> {
@@ -365,8 +366,7 @@ impl TestReport<'_> {
     }
 }
 
-/// Reads one of the command's pipes on its own thread, sending whole
-/// packets (its own, and its chatter wrapped) to the writer.
+/// Reads one of the command's pipes on its own thread.
 fn spawn_pump<R: Read + AsFd + Send + 'static>(
     name: &str,
     pipe: R,
@@ -375,41 +375,6 @@ fn spawn_pump<R: Read + AsFd + Send + 'static>(
 ) -> Result<thread::JoinHandle<io::Result<Option<Damage>>>, Error> {
     thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || pump(pipe, wrapper, tx))
+        .spawn(move || pump(pipe, wrapper, &Routing::Keep, &tx))
         .map_err(Error::Write)
-}
-
-fn pump<R: Read + AsFd>(
-    pipe: R,
-    mut wrapper: Wrapper,
-    tx: mpsc::SyncSender<Vec<u8>>,
-) -> io::Result<Option<Damage>> {
-    let mut reader = StreamReader::live(pipe);
-    let mut made = Vec::new();
-    // A send fails only when the writer has stopped (its output closed);
-    // then reading on would be pointless.
-    let send =
-        |made: &mut Vec<u8>| -> bool { made.is_empty() || tx.send(std::mem::take(made)).is_ok() };
-    while let Some(item) = reader.next()? {
-        let now = Timestamp::now();
-        match item {
-            Item::Packet(packet) => {
-                wrapper.before_packet(now, &mut made);
-                made.extend_from_slice(packet.raw());
-            }
-            Item::Chatter(chatter) => wrapper.chatter(chatter.bytes, now, &mut made),
-            Item::Idle => {
-                wrapper.flush(now, &mut made);
-                if !send(&mut made) {
-                    return Ok(reader.damage());
-                }
-            }
-        }
-        if made.len() >= CHUNK && !send(&mut made) {
-            return Ok(reader.damage());
-        }
-    }
-    wrapper.finish(Timestamp::now(), &mut made);
-    send(&mut made);
-    Ok(reader.damage())
 }

@@ -59,6 +59,10 @@ pub fn ours(name: &str) -> Command {
         "subunit-stats" => env!("CARGO_BIN_EXE_subunit-stats"),
         "subunit2json" => env!("CARGO_BIN_EXE_subunit2json"),
         "subunit-wrap" => env!("CARGO_BIN_EXE_subunit-wrap"),
+        "subunit-filter" => env!("CARGO_BIN_EXE_subunit-filter"),
+        "subunit-2to1" => env!("CARGO_BIN_EXE_subunit-2to1"),
+        "subunit-1to2" => env!("CARGO_BIN_EXE_subunit-1to2"),
+        "subunit-mux" => env!("CARGO_BIN_EXE_subunit-mux"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)

@@ -1,0 +1,359 @@
+//! `subunit-mux`: live streams of many workers merged into one, whole
+//! packets labelled by route code (SPEC section 4).
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::sync::mpsc::{self, SyncSender};
+use std::thread::{self, JoinHandle};
+
+use clap::{ArgMatches, FromArgMatches, Parser};
+
+use crate::cli::{self, DamageLog, Error, Input};
+use crate::encode::{Event, encode};
+use crate::packet::{Status, Timestamp};
+use crate::pump::{Routing, pump};
+use crate::reader::Damage;
+use crate::wrap::{ResultLines, WrapOptions, Wrapper};
+
+/// The command's name.
+pub const NAME: &str = "subunit-mux";
+
+/// Arguments of `subunit-mux`.
+#[derive(Debug, Parser)]
+#[command(
+    name = NAME,
+    version,
+    about = "Merge live subunit v2 streams, whole packets labelled by route code",
+    long_about = "Merge live subunit v2 streams into one. Inputs, files, FIFOs, - for \
+                  standard input and --command COMMAND, are read at the same time; each \
+                  packet is written whole as soon as it is complete, never split or mixed \
+                  with another, so a silent or hung input holds no other back. Input k \
+                  (counting from 0 in command-line order) labels its packets with route \
+                  code k, or k/OLD when they had route code OLD; --route replaces the \
+                  numbers. Chatter from input k becomes stdout file packets with route code \
+                  k. A command's standard error becomes stderr file packets with its route \
+                  code. subunit-mux ends when every input has ended."
+)]
+pub struct Args {
+    /// Streams to merge: files, FIFOs, or `-` for standard input.
+    #[arg(value_name = "INPUT", value_hint = clap::ValueHint::FilePath)]
+    pub inputs: Vec<PathBuf>,
+
+    /// Run COMMAND with `sh -c` and merge its standard output (repeatable).
+    #[arg(long = "command", value_name = "COMMAND", value_hint = clap::ValueHint::CommandString)]
+    pub commands: Vec<String>,
+
+    /// Route code of each input in turn, instead of its number (give one per input).
+    #[arg(long = "route", value_name = "NAME")]
+    pub routes: Vec<String>,
+}
+
+/// Man page sections after OPTIONS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "Watch two workers over ssh:\n\n    \
+         subunit-mux --command 'ssh a run-tests' --command 'ssh b run-tests' | subunit-stats\n\n\
+         Name the inputs:\n\n    \
+         subunit-mux --route unit --route functional unit.subunit functional.subunit",
+    ),
+    (
+        "ROUTE CODES",
+        "Splitting the output by the first part of each route code gives back each input: \
+         its packets with their original route codes once the first part is taken off, \
+         its chatter as the contents of its stdout file packets. Only the route code, the \
+         length and the CRC of a packet are written anew; a packet that would outgrow the \
+         4 MiB limit with its longer route code is split as encoders split file content.",
+    ),
+    (
+        "COMMANDS",
+        "Each command runs with `sh -c`, its standard input from /dev/null. A command \
+         that cannot be started (including the shell's status 126 or 127) or that is \
+         killed by a signal is reported on standard error and as a failing test named \
+         after the command, with its route code and an exit-status attachment.",
+    ),
+    (
+        "FLOW",
+        "The output is flushed whenever no input has a packet ready. A slow reader of the \
+         output slows the inputs down: subunit-mux holds only a few batches of packets \
+         per input, never more as the streams grow.",
+    ),
+    (
+        "EXIT STATUS",
+        "0 when every input ended and every command exited with 0; else the first \
+         non-zero status of a command, in command-line order (128+N for a command killed \
+         by signal N); 2 on usage errors and when an input cannot be opened or read. A \
+         closed standard output ends subunit-mux quietly with status 0.",
+    ),
+];
+
+/// One input.
+enum Source {
+    Path(PathBuf),
+    Command(String),
+}
+
+/// What an input's thread hands back when it ends.
+struct Ended {
+    damage: Vec<(String, Option<Damage>)>,
+    /// The exit status to pass on, for a command.
+    status: Option<u8>,
+}
+
+/// Runs `subunit-mux` with the arguments parsed into `matches`.
+pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
+    let args = Args::from_arg_matches(matches).map_err(|e| Error::Usage(e.to_string()))?;
+    let sources = sources(&args, matches);
+    if sources.is_empty() {
+        return Err(Error::Usage("give inputs to merge, or --command".into()));
+    }
+    if !args.routes.is_empty() && args.routes.len() != sources.len() {
+        return Err(Error::Usage(format!(
+            "--route was given {} times for {} inputs: give it once per input",
+            args.routes.len(),
+            sources.len()
+        )));
+    }
+    // Fail before anything starts when a file is missing; FIFOs are opened
+    // by their threads, as opening one waits for its writer.
+    for source in &sources {
+        if let Source::Path(path) = source {
+            if path.as_os_str() != "-" {
+                std::fs::metadata(path).map_err(|source| Error::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+        }
+    }
+
+    let readers = sources
+        .iter()
+        .map(|s| {
+            if matches!(s, Source::Command(_)) {
+                2
+            } else {
+                1
+            }
+        })
+        .sum::<usize>();
+    // A few batches per input in flight at most: back-pressure on a slow
+    // reader of the output.
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2 * readers.max(2));
+    let mut handles = Vec::new();
+    for (k, source) in sources.into_iter().enumerate() {
+        let route = args.routes.get(k).cloned().unwrap_or_else(|| k.to_string());
+        handles.push(spawn_input(source, route, tx.clone())?);
+    }
+    drop(tx);
+
+    let mut out = cli::stdout();
+    loop {
+        let batch = match rx.try_recv() {
+            Ok(batch) => batch,
+            Err(mpsc::TryRecvError::Empty) => {
+                out.flush()?;
+                match rx.recv() {
+                    Ok(batch) => batch,
+                    Err(mpsc::RecvError) => break,
+                }
+            }
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        };
+        out.write_all(&batch)?;
+    }
+    out.flush()?;
+
+    let mut damage = DamageLog::default();
+    let mut status = 0;
+    let mut failed = None;
+    for handle in handles {
+        match handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        {
+            Ok(ended) => {
+                for (name, seen) in ended.damage {
+                    damage.add_named(&name, seen);
+                }
+                if let Some(code) = ended.status.filter(|&c| c != 0) {
+                    if status == 0 {
+                        status = code;
+                    }
+                }
+            }
+            Err(err) => {
+                eprintln!("{NAME}: {err}");
+                failed.get_or_insert(err);
+            }
+        }
+    }
+    damage.report(NAME);
+    if failed.is_some() {
+        return Ok(ExitCode::from(cli::EXIT_ERROR));
+    }
+    Ok(ExitCode::from(status))
+}
+
+/// The inputs in command-line order, files and commands mixed.
+fn sources(args: &Args, matches: &ArgMatches) -> Vec<Source> {
+    let mut placed: Vec<(usize, Source)> = Vec::new();
+    let indices = |id: &str| -> Vec<usize> {
+        matches
+            .indices_of(id)
+            .map(Iterator::collect)
+            .unwrap_or_default()
+    };
+    for (path, at) in args.inputs.iter().zip(indices("inputs")) {
+        placed.push((at, Source::Path(path.clone())));
+    }
+    for (command, at) in args.commands.iter().zip(indices("commands")) {
+        placed.push((at, Source::Command(command.clone())));
+    }
+    placed.sort_by_key(|(at, _)| *at);
+    placed.into_iter().map(|(_, s)| s).collect()
+}
+
+fn wrapper(file_name: &str, route: &str) -> Result<Wrapper, Error> {
+    Wrapper::new(WrapOptions {
+        route_code: Some(route.to_owned()),
+        results: ResultLines::Off,
+        ..WrapOptions::new(file_name)
+    })
+    .map_err(|e| Error::Usage(format!("route code '{route}' cannot be used: {e}")))
+}
+
+fn spawn_input(
+    source: Source,
+    route: String,
+    tx: SyncSender<Vec<u8>>,
+) -> Result<JoinHandle<Result<Ended, Error>>, Error> {
+    let stdout_wrapper = wrapper("stdout", &route)?;
+    let routing = Routing::Under(route.clone());
+    let thread_name = format!("input {route}");
+    let body = move || -> Result<Ended, Error> {
+        match source {
+            Source::Path(path) => {
+                let input = if path.as_os_str() == "-" {
+                    Input::stdin()?
+                } else {
+                    Input::open(&path)?
+                };
+                let label = input.name().to_owned();
+                let seen =
+                    pump(input, stdout_wrapper, &routing, &tx).map_err(Error::reading(&label))?;
+                Ok(Ended {
+                    damage: vec![(label, seen)],
+                    status: None,
+                })
+            }
+            Source::Command(command) => {
+                run_command(&command, &route, stdout_wrapper, &routing, &tx)
+            }
+        }
+    };
+    thread::Builder::new()
+        .name(thread_name)
+        .spawn(body)
+        .map_err(Error::Write)
+}
+
+/// Runs one command: its standard output on this thread, its standard
+/// error on another, then its exit status.
+fn run_command(
+    command: &str,
+    route: &str,
+    stdout_wrapper: Wrapper,
+    routing: &Routing,
+    tx: &SyncSender<Vec<u8>>,
+) -> Result<Ended, Error> {
+    let stderr_wrapper = wrapper("stderr", route)?;
+    let spawned = Command::new("sh")
+        .args(["-c", command])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child: Child = match spawned {
+        Ok(child) => child,
+        Err(err) => {
+            let why = format!("cannot start: {}", cli::io_message(&err));
+            report_failure(command, route, &why, tx);
+            return Ok(Ended {
+                damage: Vec::new(),
+                status: Some(127),
+            });
+        }
+    };
+    let stderr = child.stderr.take().expect("piped");
+    let stderr_tx = tx.clone();
+    let stderr_routing = routing.clone();
+    let stderr_thread = thread::Builder::new()
+        .name(format!("stderr {route}"))
+        .spawn(move || pump(stderr, stderr_wrapper, &stderr_routing, &stderr_tx))
+        .map_err(Error::Write)?;
+    let stdout = child.stdout.take().expect("piped");
+    let label = format!("the output of '{command}'");
+    let stdout_damage =
+        pump(stdout, stdout_wrapper, routing, tx).map_err(Error::reading(&label))?;
+    let stderr_damage = stderr_thread
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        .map_err(Error::reading(&format!("the errors of '{command}'")))?;
+    let status = child.wait().map_err(Error::reading(&label))?;
+    let code = exit_code(status);
+    if let Some(why) = failure(status) {
+        report_failure(command, route, &why, tx);
+    }
+    Ok(Ended {
+        damage: vec![
+            (label, stdout_damage),
+            (format!("the errors of '{command}'"), stderr_damage),
+        ],
+        status: Some(code),
+    })
+}
+
+fn exit_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
+        (None, None) => 1,
+    }
+}
+
+/// Why a command's end is reported as a failing test, if it is: it was not
+/// started (the shell's 126 and 127) or a signal killed it.
+fn failure(status: ExitStatus) -> Option<String> {
+    match (status.code(), status.signal()) {
+        (Some(code @ (126 | 127)), _) => Some(format!("could not be started (exit status {code})")),
+        (None, Some(signal)) => Some(format!(
+            "killed by signal {signal} ({})",
+            cli::signal_name(signal)
+        )),
+        _ => None,
+    }
+}
+
+/// Says on stderr and in the stream that a command failed to run.
+fn report_failure(command: &str, route: &str, why: &str, tx: &SyncSender<Vec<u8>>) {
+    eprintln!("{NAME}: command '{command}' {why}");
+    let note = format!("{why}\n");
+    let event = Event {
+        status: Status::Fail,
+        runnable: true,
+        eof: true,
+        timestamp: Some(Timestamp::now()),
+        test_id: Some(command),
+        mime: Some("text/plain; charset=utf8"),
+        file: Some(("exit-status", note.as_bytes())),
+        route_code: Some(route),
+        ..Event::default()
+    };
+    let mut packet = Vec::new();
+    if encode(&event, &mut packet).is_ok() {
+        let _ = tx.send(packet);
+    }
+}

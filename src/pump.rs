@@ -1,0 +1,78 @@
+//! One input read on its own thread: its packets and its wrapped chatter
+//! go, as whole packets in batches, to the one thread that writes the
+//! output. Used by subunit-wrap's command mode and by subunit-mux.
+
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::sync::mpsc::SyncSender;
+
+use crate::encode::reroute;
+use crate::packet::Timestamp;
+use crate::reader::{Damage, Item, StreamReader};
+use crate::wrap::Wrapper;
+
+/// Bytes of packets gathered before they are handed over.
+pub const BATCH: usize = 64 * 1024;
+
+/// What happens to the route code of the input's own packets.
+#[derive(Debug, Clone)]
+pub enum Routing {
+    /// Left as it is.
+    Keep,
+    /// Replaced by this route code, or prefixed by it (`CODE/OLD`).
+    Under(String),
+}
+
+/// Reads `source` to its end, sending whole packets to `tx`: a batch
+/// whenever the input pauses or a batch is full. Stops early, without an
+/// error, when the receiver is gone (the output was closed).
+pub fn pump<R: Read + AsFd>(
+    source: R,
+    mut wrapper: Wrapper,
+    routing: &Routing,
+    tx: &SyncSender<Vec<u8>>,
+) -> io::Result<Option<Damage>> {
+    let mut reader = StreamReader::live(source);
+    let mut batch = Vec::new();
+    let mut route = String::new();
+    // A send fails only when the writer has stopped: then reading on
+    // would be pointless.
+    let send = |batch: &mut Vec<u8>| batch.is_empty() || tx.send(std::mem::take(batch)).is_ok();
+    while let Some(item) = reader.next()? {
+        let now = Timestamp::now();
+        match item {
+            Item::Packet(packet) => {
+                wrapper.before_packet(now, &mut batch);
+                match routing {
+                    Routing::Keep => batch.extend_from_slice(packet.raw()),
+                    Routing::Under(prefix) => {
+                        route.clear();
+                        route.push_str(prefix);
+                        if let Some(old) = packet.route_code() {
+                            route.push('/');
+                            route.push_str(old);
+                        }
+                        if reroute(&packet, &route, &mut batch).is_err() {
+                            // Too long a route code for a packet: keep the
+                            // packet as it was rather than lose it.
+                            batch.extend_from_slice(packet.raw());
+                        }
+                    }
+                }
+            }
+            Item::Chatter(chatter) => wrapper.chatter(chatter.bytes, now, &mut batch),
+            Item::Idle => {
+                wrapper.flush(now, &mut batch);
+                if !send(&mut batch) {
+                    return Ok(reader.damage());
+                }
+            }
+        }
+        if batch.len() >= BATCH && !send(&mut batch) {
+            return Ok(reader.damage());
+        }
+    }
+    wrapper.finish(Timestamp::now(), &mut batch);
+    send(&mut batch);
+    Ok(reader.damage())
+}
