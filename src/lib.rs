@@ -11,6 +11,7 @@ pub mod decode;
 pub mod encode;
 pub mod group;
 pub mod packet;
+pub mod ports;
 pub mod pump;
 pub mod reader;
 pub mod stats;

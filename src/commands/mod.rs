@@ -7,6 +7,7 @@ use clap::CommandFactory;
 
 pub mod filter;
 pub mod mux;
+pub mod port_alloc;
 pub mod stats;
 pub mod subunit2json;
 pub mod v1_to_v2;
@@ -52,6 +53,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: mux::Args::command(),
             sections: mux::MAN_SECTIONS,
+        },
+        Doc {
+            command: port_alloc::Args::command(),
+            sections: port_alloc::MAN_SECTIONS,
         },
     ]
 }

@@ -1,0 +1,428 @@
+//! `port-alloc`: free TCP ports for test harnesses, never the same port to
+//! two live callers (SPEC section 4).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::cli::{self, Error};
+use crate::ports::{self, LeaseDir, PortError, PortSet, Process, Request};
+
+/// The command's name.
+pub const NAME: &str = "port-alloc";
+
+/// Arguments of `port-alloc`.
+#[derive(Debug, Parser)]
+#[command(
+    name = NAME,
+    version,
+    about = "Reserve free TCP ports for tests, never the same port to two live callers",
+    override_usage = "port-alloc [OPTIONS] [-n N]\n       port-alloc [OPTIONS] [-n N] -- COMMAND [ARGS]...\n       port-alloc release PORT...\n       port-alloc list\n       port-alloc gc",
+    long_about = "Print N free TCP ports, one per line, and reserve them: all or none. A \
+                  reservation (a lease, one file per port in a machine-wide directory) \
+                  holds while its owner process lives (by default the calling shell, the \
+                  parent of port-alloc) and at most --lease seconds, but never less than \
+                  --grace seconds after it was taken, so a caller in a short-lived subshell \
+                  keeps its ports until its server has bound them. Leases are taken before \
+                  ports are probed, so cooperating callers never probe each other's ports, \
+                  and no daemon is needed.\n\n\
+                  With -- COMMAND, the ports are held exactly while COMMAND runs and passed to \
+                  it as PORT0, PORT1, ... and PORTS (all of them, separated by spaces); \
+                  port-alloc forwards signals to it and exits with its status.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Args {
+    /// How many ports.
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub count: u16,
+
+    /// Adjacent ports (N in a row).
+    #[arg(long)]
+    pub consecutive: bool,
+
+    /// Check that the ports are free for UDP too.
+    #[arg(long)]
+    pub udp: bool,
+
+    /// The process whose life the leases follow (default: the parent).
+    #[arg(long, value_name = "PID")]
+    pub owner: Option<u32>,
+
+    /// The longest a lease holds, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub lease: u64,
+
+    /// The least a lease holds after it was taken, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub grace: u64,
+
+    /// Wait up to SECONDS for enough ports when the pool is exhausted.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub wait: f64,
+
+    /// Never hand out these ports (`lo-hi,port,...`; repeatable).
+    #[arg(long, value_name = "PORTS")]
+    pub exclude: Vec<String>,
+
+    /// Print JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Run COMMAND with the ports held, after `--`.
+    #[arg(last = true, value_name = "COMMAND", value_hint = clap::ValueHint::CommandWithArguments)]
+    pub command: Vec<OsString>,
+
+    #[command(subcommand)]
+    #[allow(missing_docs)]
+    pub action: Option<Action>,
+}
+
+/// What else port-alloc does.
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    /// End the leases of these ports now.
+    Release {
+        /// The ports.
+        #[arg(value_name = "PORT", required = true)]
+        ports: Vec<u16>,
+    },
+    /// List the leases: port, owner, whether it is alive, expiry, command.
+    List,
+    /// Remove stale leases (dead owner or expired, past the grace period) of
+    /// ports nobody has bound.
+    Gc,
+}
+
+/// Man page sections after OPTIONS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "Three ports for the calling shell:\n\n    \
+         read -r p0 p1 p2 <<<\"$(port-alloc -n 3 | tr '\\n' ' ')\"\n\n\
+         Ports held exactly while a test runs:\n\n    \
+         port-alloc -n 2 -- sh -c 'server --port $PORT0 & client --port $PORT1'\n\n\
+         See who holds what:\n\n    port-alloc list",
+    ),
+    (
+        "POOL",
+        "Ports 1024-65535 without the kernel's ephemeral range \
+         (/proc/sys/net/ipv4/ip_local_port_range). PORT_ALLOC_PORTS=lo-hi,port,... or a \
+         file named by PORT_ALLOC_PORTS_FILE (the same list; commas, spaces or newlines \
+         between items, # comments) replaces that. Whatever the pool, the kernel's \
+         reserved ports (ip_local_reserved_ports), the ports browsers refuse to connect \
+         to and --exclude are never handed out. Ports are picked at random.",
+    ),
+    (
+        "PROBE",
+        "A port is handed out only if its lease was taken and nothing is bound to it: \
+         binding without SO_REUSEADDR, as a server would, on 0.0.0.0, ::, 127.0.0.1 and \
+         ::1 (TCP, and UDP with --udp). An address family the machine lacks is skipped.",
+    ),
+    (
+        "LEASES",
+        "Leases live in /tmp/port-alloc (PORT_ALLOC_DIR overrides it), a directory \
+         writable by everyone with the sticky bit, as /tmp is. A lease records its \
+         owner's pid and start time (so a reused pid does not keep it alive), the boot, \
+         the user, when it was taken, its grace and expiry, and the owner's command \
+         line. It is written whole to a temporary file and linked into place, which \
+         fails if the port's lease exists: at most one caller ever holds it. Nothing in \
+         the directory is opened through a symbolic link; a file there that is not a \
+         lease keeps its port out of use and is reported. A stale lease is removed only \
+         under the directory's lock, after reading it again, and only if nobody has \
+         bound its port.",
+    ),
+    (
+        "ENVIRONMENT",
+        "PORT_ALLOC_DIR: the lease directory. PORT_ALLOC_PORTS, PORT_ALLOC_PORTS_FILE: \
+         the pool. With -- COMMAND, COMMAND gets PORT0, PORT1, ... and PORTS.",
+    ),
+    (
+        "EXIT STATUS",
+        "0 when the ports were reserved (or released, listed, collected); 1 when not \
+         enough ports are free (nothing is then reserved) or release found no lease; 2 \
+         on usage errors and when the lease directory is unusable. With -- COMMAND, \
+         COMMAND's status (128+N if a signal N killed it).",
+    ),
+];
+
+/// Runs `port-alloc`.
+pub fn run(args: &Args) -> Result<ExitCode, Error> {
+    let dir_path = std::env::var_os("PORT_ALLOC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(ports::DEFAULT_DIR));
+    let dir = LeaseDir::open(&dir_path).map_err(port_error)?;
+    match &args.action {
+        Some(Action::Release { ports }) => release(&dir, ports),
+        Some(Action::List) => list(&dir, args.json),
+        Some(Action::Gc) => gc(&dir, args.json),
+        None => allocate(&dir, args),
+    }
+}
+
+fn port_error(err: PortError) -> Error {
+    Error::Usage(err.to_string())
+}
+
+/// The pool after every exclusion.
+fn pool(args: &Args) -> Result<PortSet, Error> {
+    let mut pool = if let Some(list) = std::env::var_os("PORT_ALLOC_PORTS") {
+        let list = list.to_string_lossy().into_owned();
+        PortSet::parse(&list).map_err(|e| Error::Usage(format!("PORT_ALLOC_PORTS: {e}")))?
+    } else if let Some(path) = std::env::var_os("PORT_ALLOC_PORTS_FILE") {
+        let path = PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Open {
+            path: path.clone(),
+            source,
+        })?;
+        PortSet::parse(&text)
+            .map_err(|e| Error::Usage(format!("PORT_ALLOC_PORTS_FILE {}: {e}", path.display())))?
+    } else {
+        ports::default_pool()
+    };
+    let mut exclude = PortSet::default();
+    for list in &args.exclude {
+        let set = PortSet::parse(list).map_err(|e| Error::Usage(format!("--exclude: {e}")))?;
+        for port in set.ports() {
+            exclude.insert(port);
+        }
+    }
+    pool.remove_all(&ports::never(&exclude));
+    Ok(pool)
+}
+
+fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
+    let pool = pool(args)?;
+    let with_command = !args.command.is_empty();
+    let owner_pid = if with_command {
+        std::process::id()
+    } else {
+        // SAFETY: getppid cannot fail.
+        args.owner
+            .unwrap_or_else(|| unsafe { libc::getppid() } as u32)
+    };
+    let owner = Process::find(owner_pid)
+        .ok_or_else(|| Error::Usage(format!("--owner {owner_pid}: no such process")))?;
+    let command = if with_command {
+        args.command
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        owner.command_line()
+    };
+    if !args.wait.is_finite() || args.wait < 0.0 {
+        return Err(Error::Usage("--wait wants a number of seconds".into()));
+    }
+    let request = Request {
+        count: usize::from(args.count),
+        consecutive: args.consecutive,
+        udp: args.udp,
+        pool,
+        owner,
+        command,
+        // With a command the leases hold exactly while port-alloc runs it.
+        lease: (!with_command).then(|| Duration::from_secs(args.lease)),
+        grace: Duration::from_secs(args.grace),
+        wait: Duration::from_secs_f64(args.wait),
+    };
+    let mut warn = |message: String| eprintln!("{NAME}: warning: {message}");
+    let taken = match ports::allocate(dir, &request, &mut warn) {
+        Ok(taken) => taken,
+        Err(err @ PortError::NotEnough { .. }) => {
+            eprintln!("{NAME}: {err}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(err) => return Err(port_error(err)),
+    };
+    if with_command {
+        let code = run_holding(&args.command, &taken);
+        let _ = ports::release(dir, &taken);
+        return code;
+    }
+    let mut out = String::new();
+    if args.json {
+        out = format!("{}\n", json!(taken));
+    } else {
+        for port in &taken {
+            out.push_str(&format!("{port}\n"));
+        }
+    }
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        // Nobody got the ports: give them back.
+        let _ = ports::release(dir, &taken);
+        return Err(Error::Write(err));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signals passed on to the command.
+const FORWARDED: [i32; 7] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+/// Runs the command with the ports in its environment, passing signals on;
+/// its exit status.
+fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
+    // Block the forwarded signals here (the child starts with none blocked:
+    // std resets the mask) and take them on a thread of their own.
+    // SAFETY: plain signal-set manipulation on a local set.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for signal in FORWARDED {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let mut cmd = Command::new(&command[0]);
+    cmd.args(&command[1..]);
+    for (i, port) in ports.iter().enumerate() {
+        cmd.env(format!("PORT{i}"), port.to_string());
+    }
+    let all: Vec<String> = ports.iter().map(u16::to_string).collect();
+    cmd.env("PORTS", all.join(" "));
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            eprintln!(
+                "{NAME}: cannot run {}: {}",
+                command[0].to_string_lossy(),
+                cli::io_message(&err)
+            );
+            let code = if err.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let pid = child.id() as libc::pid_t;
+    std::thread::spawn(move || {
+        loop {
+            // SAFETY: waits on the set blocked above; `info` is written by
+            // the call.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let signal = unsafe { libc::sigwaitinfo(&set, &mut info) };
+            if signal < 0 {
+                continue;
+            }
+            // A signal the terminal sent to the whole foreground group has
+            // reached the command already; pass on only those sent to us.
+            if info.si_code <= 0 {
+                // SAFETY: kill with the command's pid.
+                unsafe { libc::kill(pid, signal) };
+            }
+        }
+    });
+    let status = child.wait().map_err(Error::reading("the command"))?;
+    use std::os::unix::process::ExitStatusExt;
+    let code = match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
+        (None, None) => 1,
+    };
+    Ok(ExitCode::from(code))
+}
+
+fn release(dir: &LeaseDir, ports: &[u16]) -> Result<ExitCode, Error> {
+    let missing = ports::release(dir, ports).map_err(port_error)?;
+    if missing.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let list: Vec<String> = missing.iter().map(u16::to_string).collect();
+    eprintln!("{NAME}: no lease to release for port {}", list.join(", "));
+    Ok(ExitCode::FAILURE)
+}
+
+fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
+    let leases = dir.leases().map_err(port_error)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let boot = ports::boot_id();
+    let mut out = String::new();
+    if as_json {
+        let items: Vec<serde_json::Value> = leases
+            .iter()
+            .map(|(port, lease)| match lease {
+                Ok(l) => json!({
+                    "port": port,
+                    "pid": l.owner.pid,
+                    "owner_alive": l.boot == boot && l.owner.is_alive(),
+                    "live": l.is_live(now, &boot),
+                    "uid": l.uid,
+                    "taken": l.taken,
+                    "grace_until": l.grace_until,
+                    "expires": l.expires,
+                    "command": l.command,
+                }),
+                Err(why) => json!({"port": port, "error": why}),
+            })
+            .collect();
+        out = format!("{}\n", serde_json::Value::Array(items));
+    } else {
+        out.push_str("PORT   PID      OWNER  LEASE    EXPIRES     COMMAND\n");
+        for (port, lease) in &leases {
+            match lease {
+                Ok(l) => {
+                    let alive = if l.boot == boot && l.owner.is_alive() {
+                        "alive"
+                    } else {
+                        "gone"
+                    };
+                    let state = if l.is_live(now, &boot) {
+                        "live"
+                    } else {
+                        "stale"
+                    };
+                    let expires = match l.expires {
+                        None => "never".to_owned(),
+                        Some(e) if e > now => format!("in {}s", e - now),
+                        Some(e) => format!("{}s ago", now - e),
+                    };
+                    out.push_str(&format!(
+                        "{port:<6} {:<8} {alive:<6} {state:<8} {expires:<11} {}\n",
+                        l.owner.pid, l.command
+                    ));
+                }
+                Err(why) => out.push_str(&format!("{port:<6} (not a lease: {why})\n")),
+            }
+        }
+    }
+    print_all(&out)
+}
+
+fn gc(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
+    let removed = ports::collect_garbage(dir).map_err(port_error)?;
+    let out = if as_json {
+        format!("{}\n", json!({"removed": removed}))
+    } else {
+        removed.iter().map(|p| format!("{p}\n")).collect()
+    };
+    print_all(&out)
+}
+
+fn print_all(text: &str) -> Result<ExitCode, Error> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
