@@ -396,13 +396,16 @@ impl V1Parser {
         } else {
             format!("{label} report of ")
         };
-        let message = format!("lost connection during {report}test '{test_id}'\n");
+        // The words and type python-subunit's RemoteError traceback has.
+        let message = format!(
+            "testtools.testresult.real._StringException: lost connection during {report}test '{test_id}'\n"
+        );
         events.push(V1Event::Outcome {
             test_id,
             status: Status::Fail,
             attachments: vec![(
                 "traceback".into(),
-                "text/x-traceback; charset=\"utf8\"".into(),
+                "text/x-traceback; charset=\"utf8\"; language=\"python\"".into(),
                 vec![message.into_bytes()],
             )],
         });
@@ -875,6 +878,9 @@ mod tests {
             panic!("{events:?}")
         };
         assert_eq!(*status, Status::Fail);
-        assert_eq!(attachments[0].2[0], b"lost connection during test 'a'\n");
+        assert_eq!(
+            attachments[0].2[0],
+            b"testtools.testresult.real._StringException: lost connection during test 'a'\n"
+        );
     }
 }

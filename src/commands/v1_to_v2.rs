@@ -47,10 +47,14 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          own file packet, so that subunit-2to1 writes the same chunks back. Events before \
          the first time: line carry no timestamp (python-subunit stamps them with the \
          current time). A malformed details block (a bad chunk header or Content-Type \
-         line) is kept as chatter and counted on standard error, where python-subunit \
-         stops with a traceback. A test left open at the end of the input ends as a \
-         failure whose traceback says the connection was lost, as in python-subunit. \
-         progress: lines are dropped, as v2 has no progress.",
+         line) or time: line is kept as chatter and counted on standard error; \
+         python-subunit stops with a traceback there, or for a chunk header that is not \
+         hexadecimal swallows the rest of the input. A test left open at the end of the \
+         input ends as a failure whose traceback says the connection was lost, as in \
+         python-subunit; the lines of a details block left open are kept as chatter, \
+         where python-subunit drops them. A last line without a newline is read whole \
+         (python-subunit drops its last character). progress: lines are dropped, as v2 \
+         has no progress.",
     ),
     (
         "EXIT STATUS",
@@ -131,8 +135,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     out.flush()?;
     if parser.malformed() > 0 {
         eprintln!(
-            "{NAME}: warning: {} malformed v1 block{} kept as chatter",
+            "{NAME}: warning: {} malformed v1 block{} or line{} kept as chatter",
             parser.malformed(),
+            if parser.malformed() == 1 { "" } else { "s" },
             if parser.malformed() == 1 { "" } else { "s" }
         );
     }
