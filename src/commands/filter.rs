@@ -157,8 +157,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          --rename renames every test; python-subunit leaves skipped, expected-failure \
          and unexpected-success tests unrenamed, and so do --with and --without, which \
          see the name python-subunit would. Regular expressions follow Rust's regex \
-         syntax, which covers the common Python syntax except look-around and \
-         backreferences. Several files may be given.",
+         syntax, which covers the common Python syntax (\\Z included) except look-around \
+         and backreferences; --rename replacements take Python's \\1, \\g<name> and \
+         escapes, and are refused where Python refuses them. Several files may be given.",
     ),
     (
         "EXIT STATUS",
@@ -267,10 +268,12 @@ impl Selection {
             .rename
             .chunks(2)
             .map(|pair| {
-                let from = Regex::new(&pair[0]).map_err(|e| {
-                    Error::Usage(format!("invalid regular expression '{}': {e}", pair[0]))
+                let from =
+                    Regex::new(&python_pattern(&pair[0])).map_err(|e| regex_error(&pair[0], &e))?;
+                let to = python_replacement(&pair[1], &from).map_err(|why| {
+                    Error::Usage(format!("invalid --rename replacement '{}': {why}", pair[1]))
                 })?;
-                Ok((from, python_replacement(&pair[1])))
+                Ok((from, to))
             })
             .collect::<Result<_, Error>>()?;
         Ok(Selection {
@@ -358,8 +361,40 @@ impl Selection {
 /// A pattern of --with or --without: python-subunit compiles them with
 /// re.MULTILINE.
 fn compile(pattern: &str) -> Result<Regex, Error> {
-    Regex::new(&format!("(?m){pattern}"))
-        .map_err(|e| Error::Usage(format!("invalid regular expression '{pattern}': {e}")))
+    Regex::new(&format!("(?m){}", python_pattern(pattern))).map_err(|e| regex_error(pattern, &e))
+}
+
+/// Python's `\Z` (end of text) is the regex crate's `\z`.
+fn python_pattern(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('Z') => out.push_str("\\z"),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One line naming the pattern and the problem (the regex crate's message
+/// spans several lines and shows the pattern as compiled).
+fn regex_error(pattern: &str, err: &regex::Error) -> Error {
+    let text = err.to_string();
+    let why = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or_else(|| text.lines().next().unwrap_or_default());
+    Error::Usage(format!("invalid regular expression '{pattern}': {why}"))
 }
 
 /// python-subunit joins the patterns of an option with `|`.
@@ -374,31 +409,52 @@ fn join_patterns(patterns: &[String]) -> Result<Option<Regex>, Error> {
 }
 
 /// A Python `re.sub` replacement (`\1`, `\g<1>`, `\g<name>`, `\\`, `\n`)
-/// in the regex crate's syntax (`${1}`, `${name}`, `$$`).
-fn python_replacement(python: &str) -> String {
+/// in the regex crate's syntax (`${1}`, `${name}`, `$$`), refused where
+/// Python refuses it: a group `from` does not have, an unknown escape of a
+/// letter, `\0` (a NUL, which test ids cannot hold).
+fn python_replacement(python: &str, from: &Regex) -> Result<String, String> {
+    let groups = from.captures_len();
     let mut out = String::new();
     let mut chars = python.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '$' => out.push_str("$$"),
             '\\' => match chars.next() {
+                Some('0') => return Err("\\0 would put a NUL byte in a test id".into()),
                 Some(d) if d.is_ascii_digit() => {
                     let mut group = d.to_string();
                     if let Some(&e) = chars.peek().filter(|e| e.is_ascii_digit()) {
                         group.push(e);
                         chars.next();
                     }
+                    if group.parse::<usize>().map_or(true, |g| g >= groups) {
+                        return Err(format!("invalid group reference {group}"));
+                    }
                     out.push_str(&format!("${{{group}}}"));
                 }
                 Some('g') if chars.peek() == Some(&'<') => {
                     chars.next();
                     let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
+                    let known = match name.parse::<usize>() {
+                        Ok(g) => g < groups,
+                        Err(_) => from.capture_names().flatten().any(|n| n == name),
+                    };
+                    if !known {
+                        return Err(format!("unknown group name '{name}'"));
+                    }
                     out.push_str(&format!("${{{name}}}"));
                 }
                 Some('n') => out.push('\n'),
                 Some('t') => out.push('\t'),
                 Some('r') => out.push('\r'),
+                Some('f') => out.push('\u{c}'),
+                Some('v') => out.push('\u{b}'),
+                Some('a') => out.push('\u{7}'),
+                Some('b') => out.push('\u{8}'),
                 Some('\\') => out.push('\\'),
+                Some(letter) if letter.is_ascii_alphabetic() => {
+                    return Err(format!("bad escape \\{letter}"));
+                }
                 Some(other) => {
                     out.push('\\');
                     out.push(other);
@@ -408,7 +464,7 @@ fn python_replacement(python: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    Ok(out)
 }
 
 /// `str(details)` in python-subunit: the dict of attachments by name, each
@@ -612,14 +668,29 @@ mod tests {
 
     #[test]
     fn python_replacements_translate() {
-        assert_eq!(python_replacement(r"\1.x"), "${1}.x");
-        assert_eq!(python_replacement(r"\g<name>-\g<2>"), "${name}-${2}");
-        assert_eq!(python_replacement(r"a$b\\c"), "a$$b\\c");
-        let re = compile(r"^tests\.(\w+)").unwrap();
+        let re = compile(r"^(?P<name>tests)\.(\w+)").unwrap();
+        let to = |r: &str| python_replacement(r, &re);
+        assert_eq!(to(r"\1.x").unwrap(), "${1}.x");
+        assert_eq!(to(r"\g<name>-\g<2>").unwrap(), "${name}-${2}");
+        assert_eq!(to(r"a$b\\c").unwrap(), "a$$b\\c");
+        assert!(to(r"\3").is_err(), "no third group");
+        assert!(to(r"\g<other>").is_err());
+        assert!(to(r"\d").is_err(), "bad escape");
+        assert!(to(r"\0").is_err());
         assert_eq!(
-            re.replace_all("tests.api.X", python_replacement(r"t.\1").as_str()),
+            re.replace_all("tests.api.X", to(r"t.\2").unwrap().as_str()),
             "t.api.X"
         );
+    }
+
+    #[test]
+    fn regex_errors_are_one_line_and_python_z_works() {
+        let Err(Error::Usage(message)) = compile("(") else {
+            panic!("'(' compiled")
+        };
+        assert_eq!(message, "invalid regular expression '(': unclosed group");
+        assert!(compile(r"foo\Z").unwrap().is_match("a foo"));
+        assert!(!compile(r"foo\Z").unwrap().is_match("foo bar"));
     }
 
     #[test]
