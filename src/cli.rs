@@ -176,6 +176,39 @@ pub fn io_message(err: &io::Error) -> String {
     }
 }
 
+/// Reads the command line: `Ok` with clap's matches, or `Err` with the
+/// status to exit with once help or the version is printed (0) or a usage
+/// error is reported as `COMMAND: message` with a hint (2).
+pub fn matches(command: clap::Command) -> Result<clap::ArgMatches, ExitCode> {
+    let name = command.get_name().to_owned();
+    command.try_get_matches().map_err(|err| {
+        use clap::error::ErrorKind;
+        if matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        let text = err.render().to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        eprintln!("{name}: {message}\nTry '{name} --help' for more information.");
+        ExitCode::from(EXIT_ERROR)
+    })
+}
+
+/// [`matches`] made into the command's arguments.
+pub fn parse<A: clap::Parser>() -> Result<A, ExitCode> {
+    let matches = matches(A::command())?;
+    A::from_arg_matches(&matches).map_err(|err| {
+        eprintln!("{}: {}", A::command().get_name(), err.kind());
+        ExitCode::from(EXIT_ERROR)
+    })
+}
+
 /// Ends a command: reports an error as `COMMAND: message` on stderr with
 /// status 2, except a closed stdout anywhere in the error's chain, which
 /// ends the command quietly with status 0.

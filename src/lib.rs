@@ -14,6 +14,7 @@ pub mod packet;
 pub mod ports;
 pub mod pump;
 pub mod reader;
+pub mod signals;
 pub mod stats;
 pub mod v1;
 pub mod varint;

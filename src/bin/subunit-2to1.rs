@@ -1,9 +1,11 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use subunit_tools::cli;
 use subunit_tools::commands::v2_to_v1::{Args, NAME, run};
 
 fn main() -> ExitCode {
-    cli::finish(NAME, run(&Args::parse()))
+    match cli::parse::<Args>() {
+        Ok(args) => cli::finish(NAME, run(&args)),
+        Err(code) => code,
+    }
 }

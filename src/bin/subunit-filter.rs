@@ -6,5 +6,8 @@ use subunit_tools::commands::filter::{Args, NAME, run};
 
 fn main() -> ExitCode {
     // The switches are read left to right, so run() needs the matches.
-    cli::finish(NAME, run(&Args::command().get_matches()))
+    match cli::matches(Args::command()) {
+        Ok(matches) => cli::finish(NAME, run(&matches)),
+        Err(code) => code,
+    }
 }

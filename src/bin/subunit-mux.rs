@@ -7,5 +7,8 @@ use subunit_tools::commands::mux::{Args, NAME, run};
 fn main() -> ExitCode {
     // Inputs and --command are numbered in command-line order, so run()
     // needs the matches.
-    cli::finish(NAME, run(&Args::command().get_matches()))
+    match cli::matches(Args::command()) {
+        Ok(matches) => cli::finish(NAME, run(&matches)),
+        Err(code) => code,
+    }
 }
