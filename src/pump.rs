@@ -23,6 +23,16 @@ pub enum Routing {
     Under(String),
 }
 
+/// What an input's reading saw.
+#[derive(Debug, Default)]
+pub struct Pumped {
+    /// Damaged packets, kept as chatter.
+    pub damage: Option<Damage>,
+    /// Packets that could not take their new route code (too large, with
+    /// no file content to split), wrapped as chatter so nothing is lost.
+    pub unroutable: u64,
+}
+
 /// Reads `source` to its end, sending whole packets to `tx`: a batch
 /// whenever the input pauses or a batch is full. Stops early, without an
 /// error, when the receiver is gone (the output was closed).
@@ -31,7 +41,8 @@ pub fn pump<R: Read + AsFd>(
     mut wrapper: Wrapper,
     routing: &Routing,
     tx: &SyncSender<Vec<u8>>,
-) -> io::Result<Option<Damage>> {
+) -> io::Result<Pumped> {
+    let mut unroutable = 0;
     let mut reader = StreamReader::live(source);
     let mut batch = Vec::new();
     let mut route = String::new();
@@ -53,9 +64,12 @@ pub fn pump<R: Read + AsFd>(
                             route.push_str(old);
                         }
                         if reroute(&packet, &route, &mut batch).is_err() {
-                            // Too long a route code for a packet: keep the
-                            // packet as it was rather than lose it.
-                            batch.extend_from_slice(packet.raw());
+                            // It cannot carry the route code: its bytes
+                            // become chatter of this input rather than go
+                            // out without their origin.
+                            unroutable += 1;
+                            wrapper.chatter(packet.raw(), now, &mut batch);
+                            wrapper.flush(now, &mut batch);
                         }
                     }
                 }
@@ -64,15 +78,18 @@ pub fn pump<R: Read + AsFd>(
             Item::Idle => {
                 wrapper.flush(now, &mut batch);
                 if !send(&mut batch) {
-                    return Ok(reader.damage());
+                    break;
                 }
             }
         }
         if batch.len() >= BATCH && !send(&mut batch) {
-            return Ok(reader.damage());
+            break;
         }
     }
     wrapper.finish(Timestamp::now(), &mut batch);
     send(&mut batch);
-    Ok(reader.damage())
+    Ok(Pumped {
+        damage: reader.damage(),
+        unroutable,
+    })
 }

@@ -1,11 +1,12 @@
 //! `subunit-mux`: live streams of many workers merged into one, whole
 //! packets labelled by route code (SPEC section 4).
 
-use std::io::Write;
-use std::os::unix::process::ExitStatusExt;
+use std::io::{self, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use clap::{ArgMatches, FromArgMatches, Parser};
@@ -13,8 +14,8 @@ use clap::{ArgMatches, FromArgMatches, Parser};
 use crate::cli::{self, DamageLog, Error, Input};
 use crate::encode::{Event, encode};
 use crate::packet::{Status, Timestamp};
-use crate::pump::{Routing, pump};
-use crate::reader::Damage;
+use crate::pump::{Pumped, Routing, pump};
+use crate::signals::{Blocked, die_by};
 use crate::wrap::{ResultLines, WrapOptions, Wrapper};
 
 /// The command's name.
@@ -69,16 +70,23 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "COMMANDS",
-        "Each command runs with `sh -c`, its standard input from /dev/null. A command \
-         that cannot be started (including the shell's status 126 or 127) or that is \
-         killed by a signal is reported on standard error and as a failing test named \
-         after the command, with its route code and an exit-status attachment.",
+        "Each command runs with `sh -c` in a process group of its own, its standard \
+         input from /dev/null. A command that cannot be started (including the shell's \
+         status 126 or 127) or that is killed by a signal is reported on standard error \
+         and as a failing test named after the command, with its route code and an \
+         exit-status attachment. When the output is closed, the commands' process groups \
+         are sent SIGTERM; when subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
+         sends it to them and ends by it.",
     ),
     (
         "FLOW",
         "The output is flushed whenever no input has a packet ready. A slow reader of the \
-         output slows the inputs down: subunit-mux holds only a few batches of packets \
-         per input, never more as the streams grow.",
+         output slows the inputs down: subunit-mux holds a few batches of packets per \
+         input (a batch is about 64 KiB, or one packet if larger), never more as the \
+         streams grow. - may be given once. --route names must be distinct, non-empty \
+         and without '/', so that the output splits back into its inputs. A packet too \
+         large to carry its new route code (4 MiB without file content to split) is \
+         kept as chatter of its input, with a warning.",
     ),
     (
         "EXIT STATUS",
@@ -97,10 +105,14 @@ enum Source {
 
 /// What an input's thread hands back when it ends.
 struct Ended {
-    damage: Vec<(String, Option<Damage>)>,
+    /// What reading each of its streams saw, by name.
+    seen: Vec<(String, Pumped)>,
     /// The exit status to pass on, for a command.
     status: Option<u8>,
 }
+
+/// The commands running, so they can be stopped when the output closes.
+type Running = Arc<Mutex<Vec<u32>>>;
 
 /// Runs `subunit-mux` with the arguments parsed into `matches`.
 pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
@@ -115,6 +127,27 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
             args.routes.len(),
             sources.len()
         )));
+    }
+    // The output splits back into the inputs only if route names are
+    // distinct and each is one part of a route code.
+    for (i, route) in args.routes.iter().enumerate() {
+        if route.is_empty() || route.contains('/') {
+            return Err(Error::Usage(format!(
+                "--route '{route}': a name must be non-empty, without '/'"
+            )));
+        }
+        if args.routes[..i].contains(route) {
+            return Err(Error::Usage(format!("--route '{route}' is given twice")));
+        }
+    }
+    let stdins = sources
+        .iter()
+        .filter(|s| matches!(s, Source::Path(p) if p.as_os_str() == "-"))
+        .count();
+    if stdins > 1 {
+        return Err(Error::Usage(
+            "- (standard input) can be merged only once".into(),
+        ));
     }
     // Fail before anything starts when a file is missing; FIFOs are opened
     // by their threads, as opening one waits for its writer.
@@ -139,16 +172,90 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
             }
         })
         .sum::<usize>();
-    // A few batches per input in flight at most: back-pressure on a slow
-    // reader of the output.
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2 * readers.max(2));
+    // About one batch per reader in flight, besides the one each is
+    // filling: back-pressure on a slow reader of the output.
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(readers.max(2));
+    let running = Running::default();
+    // Commands run in process groups of their own, so that stopping one
+    // stops what it started; signals meant for us go to them too.
+    let blocked = Blocked::new(&PASSED_ON);
+    let groups = running.clone();
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let (signal, _) = blocked.wait();
+            signal_groups(&groups, signal);
+            die_by(signal)
+        })
+        .map_err(Error::Write)?;
     let mut handles = Vec::new();
     for (k, source) in sources.into_iter().enumerate() {
         let route = args.routes.get(k).cloned().unwrap_or_else(|| k.to_string());
-        handles.push(spawn_input(source, route, tx.clone())?);
+        handles.push(spawn_input(source, route, tx.clone(), running.clone())?);
     }
     drop(tx);
 
+    let written = write_all(&rx);
+    if written.is_err() {
+        // Nobody reads the output any more: stop the commands rather than
+        // leave them running.
+        signal_groups(&running, libc::SIGTERM);
+    }
+    written?;
+
+    let mut damage = DamageLog::default();
+    let mut unroutable = 0;
+    let mut status = 0;
+    let mut failed = None;
+    for handle in handles {
+        match handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        {
+            Ok(ended) => {
+                for (name, seen) in ended.seen {
+                    damage.add_named(&name, seen.damage);
+                    unroutable += seen.unroutable;
+                }
+                if let Some(code) = ended.status.filter(|&c| c != 0) {
+                    if status == 0 {
+                        status = code;
+                    }
+                }
+            }
+            Err(err) => {
+                eprintln!("{NAME}: {err}");
+                failed.get_or_insert(err);
+            }
+        }
+    }
+    damage.report(NAME);
+    if unroutable > 0 {
+        eprintln!(
+            "{NAME}: warning: {unroutable} packet(s) too large to take a route code were kept as chatter"
+        );
+    }
+    if failed.is_some() {
+        return Ok(ExitCode::from(cli::EXIT_ERROR));
+    }
+    Ok(ExitCode::from(status))
+}
+
+/// Signals that end subunit-mux, passed on to the commands first.
+const PASSED_ON: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
+
+/// Sends `signal` to the process group of every command running.
+fn signal_groups(running: &Running, signal: i32) {
+    for &pid in running.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        // SAFETY: the group of a child we started and have not reaped (its
+        // thread waits for it without reaping before taking it off the
+        // list), so the id is not reused.
+        unsafe { libc::kill(-(pid as libc::pid_t), signal) };
+    }
+}
+
+/// Writes the batches as they come, flushing whenever none is ready.
+fn write_all(rx: &mpsc::Receiver<Vec<u8>>) -> Result<(), Error> {
     let mut out = cli::stdout();
     loop {
         let batch = match rx.try_recv() {
@@ -165,36 +272,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
         out.write_all(&batch)?;
     }
     out.flush()?;
-
-    let mut damage = DamageLog::default();
-    let mut status = 0;
-    let mut failed = None;
-    for handle in handles {
-        match handle
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        {
-            Ok(ended) => {
-                for (name, seen) in ended.damage {
-                    damage.add_named(&name, seen);
-                }
-                if let Some(code) = ended.status.filter(|&c| c != 0) {
-                    if status == 0 {
-                        status = code;
-                    }
-                }
-            }
-            Err(err) => {
-                eprintln!("{NAME}: {err}");
-                failed.get_or_insert(err);
-            }
-        }
-    }
-    damage.report(NAME);
-    if failed.is_some() {
-        return Ok(ExitCode::from(cli::EXIT_ERROR));
-    }
-    Ok(ExitCode::from(status))
+    Ok(())
 }
 
 /// The inputs in command-line order, files and commands mixed.
@@ -229,6 +307,7 @@ fn spawn_input(
     source: Source,
     route: String,
     tx: SyncSender<Vec<u8>>,
+    running: Running,
 ) -> Result<JoinHandle<Result<Ended, Error>>, Error> {
     let stdout_wrapper = wrapper("stdout", &route)?;
     let routing = Routing::Under(route.clone());
@@ -245,12 +324,12 @@ fn spawn_input(
                 let seen =
                     pump(input, stdout_wrapper, &routing, &tx).map_err(Error::reading(&label))?;
                 Ok(Ended {
-                    damage: vec![(label, seen)],
+                    seen: vec![(label, seen)],
                     status: None,
                 })
             }
             Source::Command(command) => {
-                run_command(&command, &route, stdout_wrapper, &routing, &tx)
+                run_command(&command, &route, stdout_wrapper, &routing, &tx, &running)
             }
         }
     };
@@ -268,25 +347,32 @@ fn run_command(
     stdout_wrapper: Wrapper,
     routing: &Routing,
     tx: &SyncSender<Vec<u8>>,
+    running: &Running,
 ) -> Result<Ended, Error> {
     let stderr_wrapper = wrapper("stderr", route)?;
-    let spawned = Command::new("sh")
-        .args(["-c", command])
+    let mut sh = Command::new("sh");
+    sh.args(["-c", command])
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
+        .stderr(Stdio::piped());
+    Blocked::unblock_in(&mut sh);
+    let spawned = sh.spawn();
     let mut child: Child = match spawned {
         Ok(child) => child,
         Err(err) => {
             let why = format!("cannot start: {}", cli::io_message(&err));
             report_failure(command, route, &why, tx);
             return Ok(Ended {
-                damage: Vec::new(),
+                seen: Vec::new(),
                 status: Some(127),
             });
         }
     };
+    running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(child.id());
     let stderr = child.stderr.take().expect("piped");
     let stderr_tx = tx.clone();
     let stderr_routing = routing.clone();
@@ -296,21 +382,41 @@ fn run_command(
         .map_err(Error::Write)?;
     let stdout = child.stdout.take().expect("piped");
     let label = format!("the output of '{command}'");
-    let stdout_damage =
-        pump(stdout, stdout_wrapper, routing, tx).map_err(Error::reading(&label))?;
-    let stderr_damage = stderr_thread
+    let stdout_seen = pump(stdout, stdout_wrapper, routing, tx).map_err(Error::reading(&label))?;
+    let stderr_seen = stderr_thread
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .map_err(Error::reading(&format!("the errors of '{command}'")))?;
+    // Wait for the end without reaping the command, so its pid cannot be
+    // reused while it is still on the list of commands to stop.
+    loop {
+        // SAFETY: `info` is written by the call; the pid is our child's.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let waited = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                child.id(),
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if waited == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            break;
+        }
+    }
+    running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&pid| pid != child.id());
     let status = child.wait().map_err(Error::reading(&label))?;
     let code = exit_code(status);
     if let Some(why) = failure(status) {
         report_failure(command, route, &why, tx);
     }
     Ok(Ended {
-        damage: vec![
-            (label, stdout_damage),
-            (format!("the errors of '{command}'"), stderr_damage),
+        seen: vec![
+            (label, stdout_seen),
+            (format!("the errors of '{command}'"), stderr_seen),
         ],
         status: Some(code),
     })

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::cli::{self, Error};
 use crate::ports::{self, LeaseDir, PortError, PortSet, Process, Request};
+use crate::signals::Blocked;
 
 /// The command's name.
 pub const NAME: &str = "port-alloc";
@@ -279,17 +280,8 @@ const FORWARDED: [i32; 7] = [
 /// Runs the command with the ports in its environment, passing signals on;
 /// its exit status.
 fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
-    // Block the forwarded signals here (the child starts with none blocked:
-    // std resets the mask) and take them on a thread of their own.
-    // SAFETY: plain signal-set manipulation on a local set.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for signal in FORWARDED {
-            libc::sigaddset(&mut set, signal);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    // Taken by a thread of our own and passed on.
+    let blocked = Blocked::new(&FORWARDED);
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     for (i, port) in ports.iter().enumerate() {
@@ -297,6 +289,7 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
     }
     let all: Vec<String> = ports.iter().map(u16::to_string).collect();
     cmd.env("PORTS", all.join(" "));
+    Blocked::unblock_in(&mut cmd);
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {
@@ -316,16 +309,10 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
     let pid = child.id() as libc::pid_t;
     std::thread::spawn(move || {
         loop {
-            // SAFETY: waits on the set blocked above; `info` is written by
-            // the call.
-            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-            let signal = unsafe { libc::sigwaitinfo(&set, &mut info) };
-            if signal < 0 {
-                continue;
-            }
+            let (signal, sent_to_us) = blocked.wait();
             // A signal the terminal sent to the whole foreground group has
             // reached the command already; pass on only those sent to us.
-            if info.si_code <= 0 {
+            if sent_to_us {
                 // SAFETY: kill with the command's pid.
                 unsafe { libc::kill(pid, signal) };
             }

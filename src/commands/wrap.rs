@@ -375,6 +375,6 @@ fn spawn_pump<R: Read + AsFd + Send + 'static>(
 ) -> Result<thread::JoinHandle<io::Result<Option<Damage>>>, Error> {
     thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || pump(pipe, wrapper, &Routing::Keep, &tx))
+        .spawn(move || pump(pipe, wrapper, &Routing::Keep, &tx).map(|p| p.damage))
         .map_err(Error::Write)
 }
