@@ -230,9 +230,16 @@ impl Process {
         Some(Process { pid, start })
     }
 
-    /// Whether this very process is still running.
+    /// Whether this very process is still running (a zombie has ended).
     pub fn is_alive(&self) -> bool {
-        Process::find(self.pid) == Some(*self)
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+            return false;
+        };
+        let zombie = stat
+            .rfind(')')
+            .and_then(|at| stat[at + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X");
+        !zombie && Process::find(self.pid) == Some(*self)
     }
 
     /// Its command line, words separated by spaces.
@@ -446,6 +453,9 @@ impl LeaseDir {
         };
         let c_path = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| dir_error("the path holds a NUL byte".into()))?;
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(dir_error("is a symbolic link: refusing to use it".into()));
+        }
         // SAFETY: a valid C string; mkdir does not keep the pointer.
         let made = unsafe { libc::mkdir(c_path.as_ptr(), 0o1777) } == 0;
         if !made {
@@ -482,9 +492,9 @@ impl LeaseDir {
             let _ = file.set_permissions(std::fs::Permissions::from_mode(0o1777));
         }
         let meta = file.metadata().map_err(|e| dir_error(e.to_string()))?;
-        if meta.mode() & 0o002 != 0 && meta.mode() & 0o1000 == 0 {
+        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
             return Err(dir_error(
-                "is writable by everyone without the sticky bit: refusing (chmod +t it)".into(),
+                "is writable by others without the sticky bit: refusing (chmod +t it)".into(),
             ));
         }
         Ok(LeaseDir {
@@ -651,12 +661,18 @@ impl LeaseDir {
 
     /// Every file in the directory named like a port, with its lease.
     pub fn leases(&self) -> Result<Vec<(u16, LeaseFile)>, PortError> {
-        let entries = std::fs::read_dir(&self.path)
+        // The directory we hold open, not whatever its path names now.
+        let held = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let entries = std::fs::read_dir(&held)
             .map_err(self.io_error(format!("cannot list {}", self.path.display())))?;
         let mut leases = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(port) = name.to_str().and_then(|n| n.parse::<u16>().ok()) else {
+            // Only a port's own name ("22950", not "022950" or "+22950").
+            let Some(port) = name
+                .to_str()
+                .and_then(|n| n.parse::<u16>().ok().filter(|p| p.to_string() == n))
+            else {
                 continue;
             };
             if let Some(lease) = self.read(port)? {
@@ -670,7 +686,8 @@ impl LeaseDir {
     /// Removes temporary files left by callers that died while writing a
     /// lease (older than a minute).
     pub fn remove_leftovers(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.path) else {
+        let held = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let Ok(entries) = std::fs::read_dir(held) else {
             return;
         };
         for entry in entries.flatten() {
@@ -772,6 +789,9 @@ pub fn allocate(
 /// The lease this request takes of `port`.
 fn lease_for(request: &Request, port: u16, boot: &str) -> Lease {
     let taken = now_secs();
+    // One line in the file: the lease kept in memory must equal what its
+    // file says, or giving it back would not recognise it.
+    let command = request.command.replace(['\n', '\r'], " ");
     Lease {
         port,
         owner: request.owner,
@@ -781,7 +801,7 @@ fn lease_for(request: &Request, port: u16, boot: &str) -> Lease {
         taken,
         grace_until: taken + request.grace.as_secs(),
         expires: request.lease.map(|l| taken + l.as_secs()),
-        command: request.command.clone(),
+        command,
     }
 }
 
@@ -888,7 +908,7 @@ fn try_consecutive(
         starts.swap(i, left - 1);
         left -= 1;
         let mut taken: Vec<Lease> = Vec::new();
-        for port in start..start + n as u16 {
+        for port in (0..n).map(|i| start + i as u16) {
             match try_port(dir, request, port, &boot, warn) {
                 Ok(Some(lease)) => taken.push(lease),
                 Ok(None) => break,
@@ -1006,11 +1026,29 @@ mod tests {
     }
 
     #[test]
+    fn a_zombie_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let process = Process::find(child.id());
+        // Not reaped yet: a zombie once it has ended.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process.is_some_and(|p| p.is_alive()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!process.is_some_and(|p| p.is_alive()));
+        assert!(
+            Process::find(child.id()).is_some(),
+            "still in /proc until reaped"
+        );
+        child.wait().unwrap();
+    }
+
+    #[test]
     fn a_bound_port_is_not_free() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         assert!(!port_is_free(port, false));
+        // (Whether it is free once closed depends on the rest of the
+        // machine: the kernel's port may be taken again at once.)
         drop(listener);
-        assert!(port_is_free(port, false));
     }
 }

@@ -126,15 +126,22 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "LEASES",
         "Leases live in /tmp/port-alloc (PORT_ALLOC_DIR overrides it), a directory \
-         writable by everyone with the sticky bit, as /tmp is. A lease records its \
-         owner's pid and start time (so a reused pid does not keep it alive), the boot, \
-         the user, when it was taken, its grace and expiry, and the owner's command \
-         line. It is written whole to a temporary file and linked into place, which \
-         fails if the port's lease exists: at most one caller ever holds it. Nothing in \
-         the directory is opened through a symbolic link; a file there that is not a \
-         lease keeps its port out of use and is reported. A stale lease is removed only \
-         under the directory's lock, after reading it again, and only if nobody has \
-         bound its port.",
+         writable by everyone with the sticky bit, as /tmp is; a directory others may \
+         write to without the sticky bit is refused. A lease records its owner's pid and \
+         start time (so a reused pid or a zombie does not keep it alive), the boot, the \
+         user, when it was taken, its grace and expiry, and the owner's command line. It \
+         is written whole to a temporary file and linked into place, which fails if the \
+         port's lease exists: at most one caller ever holds it. Nothing in the directory \
+         is opened through a symbolic link; a file there that is not a lease keeps its \
+         port out of use and is reported. A lease is removed only under the directory's \
+         lock, after reading it again, and a stale one only if nobody has bound its port.",
+    ),
+    (
+        "SHARED DIRECTORY",
+        "Whoever creates the lease directory owns it and, sticky bit or not, could remove \
+         other users' leases, as could anyone holding its .lock file: on machines shared \
+         with untrusted users, have root create /tmp/port-alloc (mode 1777), e.g. with \
+         systemd-tmpfiles, or give each user a PORT_ALLOC_DIR of their own.",
     ),
     (
         "ENVIRONMENT",
@@ -190,6 +197,9 @@ fn pool(args: &Args) -> Result<PortSet, Error> {
         for port in set.ports() {
             exclude.insert(port);
         }
+    }
+    if pool.is_empty() {
+        return Err(Error::Usage("the pool of ports is empty".into()));
     }
     pool.remove_all(&ports::never(&exclude));
     Ok(pool)
