@@ -236,6 +236,17 @@ fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// The status to exit with after a child ended with `status`: its own, or
+/// 128+N for signal N, as shells do.
+pub fn exit_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
+        (None, None) => 1,
+    }
+}
+
 /// The name of signal `signal` on Linux (`SIGKILL`), or `signal N`.
 pub fn signal_name(signal: i32) -> String {
     const NAMES: [&str; 31] = [

@@ -109,7 +109,9 @@ pub struct Grouper {
     spare: Vec<Test>,
 }
 
-fn hash_key(test_id: &str, route_code: Option<&str>) -> u64 {
+/// The hash a test's (test id, route code) is kept under, in the grouper and
+/// in the statistics.
+pub(crate) fn hash_key(test_id: &str, route_code: Option<&str>) -> u64 {
     let mut hasher = FxHasher::default();
     hasher.write(test_id.as_bytes());
     if let Some(route) = route_code {

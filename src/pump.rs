@@ -2,9 +2,9 @@
 //! go, as whole packets in batches, to the one thread that writes the
 //! output. Used by subunit-wrap's command mode and by subunit-mux.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::encode::reroute;
 use crate::packet::Timestamp;
@@ -92,4 +92,24 @@ pub fn pump<R: Read + AsFd>(
         damage: reader.damage(),
         unroutable,
     })
+}
+
+/// Writes the batches the pumps send, as they come, flushing whenever none
+/// is ready (SPEC section 3); returns when every sender is gone.
+pub fn write_batches(rx: &Receiver<Vec<u8>>, out: &mut impl Write) -> io::Result<()> {
+    loop {
+        let batch = match rx.try_recv() {
+            Ok(batch) => batch,
+            Err(mpsc::TryRecvError::Empty) => {
+                out.flush()?;
+                match rx.recv() {
+                    Ok(batch) => batch,
+                    Err(mpsc::RecvError) => break,
+                }
+            }
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        };
+        out.write_all(&batch)?;
+    }
+    out.flush()
 }

@@ -13,11 +13,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::hash::Hasher;
 
 use hashbrown::HashTable;
-use rustc_hash::{FxHashMap as HashMap, FxHasher};
+use rustc_hash::FxHashMap as HashMap;
 
+use crate::group::hash_key;
 use crate::packet::{Packet, Status, Tags, Timestamp};
 
 /// A test that had not finished when the stream ended.
@@ -125,15 +125,6 @@ impl OpenTest {
     fn is(&self, test_id: &str, route_code: Option<&str>) -> bool {
         self.test_id == test_id && self.route_code.as_deref() == route_code
     }
-}
-
-fn hash_key(test_id: &str, route_code: Option<&str>) -> u64 {
-    let mut hasher = FxHasher::default();
-    hasher.write(test_id.as_bytes());
-    if let Some(route) = route_code {
-        hasher.write(route.as_bytes());
-    }
-    hasher.finish()
 }
 
 #[derive(Debug, Default)]

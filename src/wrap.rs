@@ -48,6 +48,16 @@ pub struct WrapOptions {
 }
 
 impl WrapOptions {
+    /// Chatter as file `file_name` and nothing more: no timestamps, no
+    /// results (how python-subunit's filters wrap chatter).
+    pub fn plain(file_name: &str) -> WrapOptions {
+        WrapOptions {
+            timestamps: false,
+            results: ResultLines::Off,
+            ..WrapOptions::new(file_name)
+        }
+    }
+
     /// Chatter as file `file_name`, with timestamps and automake results.
     pub fn new(file_name: &str) -> WrapOptions {
         WrapOptions {

@@ -16,7 +16,7 @@ use crate::group::{Grouper, Test};
 use crate::packet::{Packet, Status, Timestamp};
 use crate::reader::{Item, StreamReader};
 use crate::v1::ContentType;
-use crate::wrap::{ResultLines, WrapOptions, Wrapper};
+use crate::wrap::{WrapOptions, Wrapper};
 
 /// The command's name.
 pub const NAME: &str = "subunit-filter";
@@ -543,12 +543,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     let selection = Selection::new(&args, matches)?;
     let inputs = cli::open_inputs(&args.files)?;
     let passthrough = selection.switches.passthrough;
-    let mut wrapper = Wrapper::new(WrapOptions {
-        timestamps: false,
-        results: ResultLines::Off,
-        ..WrapOptions::new("stdout")
-    })
-    .expect("plain options encode");
+    let mut wrapper = Wrapper::new(WrapOptions::plain("stdout")).expect("plain options encode");
     let mut out = cli::stdout();
     let mut made = Vec::new();
     let mut grouper = Grouper::new();

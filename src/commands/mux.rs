@@ -1,7 +1,7 @@
 //! `subunit-mux`: live streams of many workers merged into one, whole
 //! packets labelled by route code (SPEC section 4).
 
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
@@ -14,7 +14,7 @@ use clap::{ArgMatches, FromArgMatches, Parser};
 use crate::cli::{self, DamageLog, Error, Input};
 use crate::encode::{Event, encode};
 use crate::packet::{Status, Timestamp};
-use crate::pump::{Pumped, Routing, pump};
+use crate::pump::{Pumped, Routing, pump, write_batches};
 use crate::signals::{Blocked, die_by};
 use crate::wrap::{ResultLines, WrapOptions, Wrapper};
 
@@ -195,7 +195,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     }
     drop(tx);
 
-    let written = write_all(&rx);
+    let written = write_batches(&rx, &mut cli::stdout());
     if written.is_err() {
         // Nobody reads the output any more: stop the commands rather than
         // leave them running.
@@ -252,27 +252,6 @@ fn signal_groups(running: &Running, signal: i32) {
         // list), so the id is not reused.
         unsafe { libc::kill(-(pid as libc::pid_t), signal) };
     }
-}
-
-/// Writes the batches as they come, flushing whenever none is ready.
-fn write_all(rx: &mpsc::Receiver<Vec<u8>>) -> Result<(), Error> {
-    let mut out = cli::stdout();
-    loop {
-        let batch = match rx.try_recv() {
-            Ok(batch) => batch,
-            Err(mpsc::TryRecvError::Empty) => {
-                out.flush()?;
-                match rx.recv() {
-                    Ok(batch) => batch,
-                    Err(mpsc::RecvError) => break,
-                }
-            }
-            Err(mpsc::TryRecvError::Disconnected) => break,
-        };
-        out.write_all(&batch)?;
-    }
-    out.flush()?;
-    Ok(())
 }
 
 /// The inputs in command-line order, files and commands mixed.
@@ -409,7 +388,7 @@ fn run_command(
         .unwrap_or_else(|e| e.into_inner())
         .retain(|&pid| pid != child.id());
     let status = child.wait().map_err(Error::reading(&label))?;
-    let code = exit_code(status);
+    let code = cli::exit_code(status);
     if let Some(why) = failure(status) {
         report_failure(command, route, &why, tx);
     }
@@ -420,14 +399,6 @@ fn run_command(
         ],
         status: Some(code),
     })
-}
-
-fn exit_code(status: ExitStatus) -> u8 {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(1),
-        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
-        (None, None) => 1,
-    }
 }
 
 /// Why a command's end is reported as a failing test, if it is: it was not

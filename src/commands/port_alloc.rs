@@ -329,13 +329,7 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
         }
     });
     let status = child.wait().map_err(Error::reading("the command"))?;
-    use std::os::unix::process::ExitStatusExt;
-    let code = match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(1),
-        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
-        (None, None) => 1,
-    };
-    Ok(ExitCode::from(code))
+    Ok(ExitCode::from(cli::exit_code(status)))
 }
 
 fn release(dir: &LeaseDir, ports: &[u16]) -> Result<ExitCode, Error> {

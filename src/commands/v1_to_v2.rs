@@ -11,7 +11,7 @@ use crate::cli::{self, Error};
 use crate::encode::{Event, encode};
 use crate::packet::{Status, Timestamp};
 use crate::v1::{V1Event, V1Parser};
-use crate::wrap::{ResultLines, WrapOptions, Wrapper};
+use crate::wrap::{WrapOptions, Wrapper};
 
 /// The command's name.
 pub const NAME: &str = "subunit-1to2";
@@ -91,12 +91,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let inputs = cli::open_inputs(&args.files)?;
     let mut out = cli::stdout();
     let mut parser = V1Parser::new();
-    let mut chatter = Wrapper::new(WrapOptions {
-        timestamps: false,
-        results: ResultLines::Off,
-        ..WrapOptions::new("stdout")
-    })
-    .expect("plain options encode");
+    let mut chatter = Wrapper::new(WrapOptions::plain("stdout")).expect("plain options encode");
     let mut converter = Converter::default();
     let mut events = Vec::new();
     let mut made = Vec::new();

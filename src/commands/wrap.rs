@@ -15,7 +15,7 @@ use clap::Parser;
 use crate::cli::{self, DamageLog, Error};
 use crate::encode::{Event, encode};
 use crate::packet::{Status, Timestamp};
-use crate::pump::{Routing, pump};
+use crate::pump::{Routing, pump, write_batches};
 use crate::reader::{Damage, Item, StreamReader};
 use crate::wrap::{ResultLines, WrapOptions, Wrapper};
 
@@ -287,20 +287,7 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
         spawn_pump("stdout", stdout, stdout_wrapper, tx.clone())?,
         spawn_pump("stderr", stderr, stderr_wrapper, tx)?,
     ];
-    loop {
-        let chunk = match rx.try_recv() {
-            Ok(chunk) => chunk,
-            Err(mpsc::TryRecvError::Empty) => {
-                out.flush()?;
-                match rx.recv() {
-                    Ok(chunk) => chunk,
-                    Err(mpsc::RecvError) => break,
-                }
-            }
-            Err(mpsc::TryRecvError::Disconnected) => break,
-        };
-        out.write_all(&chunk)?;
-    }
+    write_batches(&rx, &mut out)?;
     let mut damage = DamageLog::default();
     for (name, pump) in ["stdout", "stderr"].into_iter().zip(pumps) {
         let seen = pump
@@ -321,23 +308,14 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
 /// How a command ended: its test status, the reason for a failure, and
 /// the status to exit with (128+N for signal N, as shells do).
 fn outcome(status: ExitStatus) -> (Status, Option<String>, u8) {
-    match (status.code(), status.signal()) {
-        (Some(0), _) => (Status::Success, None, 0),
-        (Some(code), _) => (
-            Status::Fail,
-            Some(format!("exit status {code}")),
-            u8::try_from(code).unwrap_or(1),
-        ),
-        (None, Some(signal)) => (
-            Status::Fail,
-            Some(format!(
-                "killed by signal {signal} ({})",
-                cli::signal_name(signal)
-            )),
-            u8::try_from(128 + signal).unwrap_or(255),
-        ),
-        (None, None) => (Status::Fail, Some("ended without a status".into()), 1),
-    }
+    let code = cli::exit_code(status);
+    let why = match (status.code(), status.signal()) {
+        (Some(0), _) => return (Status::Success, None, 0),
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal} ({})", cli::signal_name(signal)),
+        (None, None) => "ended without a status".into(),
+    };
+    (Status::Fail, Some(why), code)
 }
 
 /// The packets of the command's own test.
