@@ -7,7 +7,6 @@ use std::os::fd::AsFd;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::encode::reroute;
-use crate::packet::Timestamp;
 use crate::reader::{Damage, Item, StreamReader};
 use crate::wrap::Wrapper;
 
@@ -50,10 +49,9 @@ pub fn pump<R: Read + AsFd>(
     // would be pointless.
     let send = |batch: &mut Vec<u8>| batch.is_empty() || tx.send(std::mem::take(batch)).is_ok();
     while let Some(item) = reader.next()? {
-        let now = Timestamp::now();
         match item {
             Item::Packet(packet) => {
-                wrapper.before_packet(now, &mut batch);
+                wrapper.before_packet(&mut batch);
                 match routing {
                     Routing::Keep => batch.extend_from_slice(packet.raw()),
                     Routing::Under(prefix) => {
@@ -68,15 +66,15 @@ pub fn pump<R: Read + AsFd>(
                             // become chatter of this input rather than go
                             // out without their origin.
                             unroutable += 1;
-                            wrapper.chatter(packet.raw(), now, &mut batch);
-                            wrapper.flush(now, &mut batch);
+                            wrapper.chatter(packet.raw(), &mut batch);
+                            wrapper.flush(&mut batch);
                         }
                     }
                 }
             }
-            Item::Chatter(chatter) => wrapper.chatter(chatter.bytes, now, &mut batch),
+            Item::Chatter(chatter) => wrapper.chatter(chatter.bytes, &mut batch),
             Item::Idle => {
-                wrapper.flush(now, &mut batch);
+                wrapper.flush(&mut batch);
                 if !send(&mut batch) {
                     break;
                 }
@@ -86,7 +84,7 @@ pub fn pump<R: Read + AsFd>(
             break;
         }
     }
-    wrapper.finish(Timestamp::now(), &mut batch);
+    wrapper.finish(&mut batch);
     send(&mut batch);
     Ok(Pumped {
         damage: reader.damage(),

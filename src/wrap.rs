@@ -119,10 +119,10 @@ impl Wrapper {
         &self.options
     }
 
-    /// Takes in chatter that arrived at `now`: appends packets for the
+    /// Takes in chatter that has just arrived: appends packets for the
     /// complete lines (and for runs of [`MAX_CHUNK`] bytes without a
     /// newline), then a result packet for each result line completed.
-    pub fn chatter(&mut self, bytes: &[u8], now: Timestamp, out: &mut Vec<u8>) {
+    pub fn chatter(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         if bytes.is_empty() {
             return;
         }
@@ -130,11 +130,11 @@ impl Wrapper {
         // Lines complete up to the last newline; the rest waits for more.
         let complete = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
         if self.pending.is_empty() {
-            self.emit_lines(&bytes[..complete], now, out);
+            self.emit_lines(&bytes[..complete], out);
         } else if complete > 0 {
             let mut lines = std::mem::take(&mut self.pending);
             lines.extend_from_slice(&bytes[..complete]);
-            self.emit_lines(&lines, now, out);
+            self.emit_lines(&lines, out);
             lines.clear();
             self.pending = lines;
         }
@@ -142,13 +142,13 @@ impl Wrapper {
         while self.pending.len() >= MAX_CHUNK {
             let rest = self.pending.split_off(MAX_CHUNK);
             let chunk = std::mem::replace(&mut self.pending, rest);
-            self.emit_chunk(&chunk, now, out);
+            self.emit_chunk(&chunk, out);
         }
         for (status, name) in std::mem::take(&mut self.results) {
             let event = Event {
                 status,
                 runnable: true,
-                timestamp: self.timestamp(now),
+                timestamp: self.timestamp(),
                 test_id: Some(&name),
                 route_code: self.options.route_code.as_deref(),
                 ..Event::default()
@@ -159,10 +159,10 @@ impl Wrapper {
 
     /// Wraps what is pending (an unfinished line): when the input pauses,
     /// and before a packet is passed on.
-    pub fn flush(&mut self, now: Timestamp, out: &mut Vec<u8>) {
+    pub fn flush(&mut self, out: &mut Vec<u8>) {
         if !self.pending.is_empty() {
             let pending = std::mem::take(&mut self.pending);
-            self.emit_chunk(&pending, now, out);
+            self.emit_chunk(&pending, out);
             self.pending = pending;
             self.pending.clear();
         }
@@ -170,45 +170,45 @@ impl Wrapper {
 
     /// A packet of the input comes next: wraps what is pending, and starts a
     /// new line (a packet ends one, as it does in the stream reader).
-    pub fn before_packet(&mut self, now: Timestamp, out: &mut Vec<u8>) {
-        self.flush(now, out);
+    pub fn before_packet(&mut self, out: &mut Vec<u8>) {
+        self.flush(out);
         self.line = Some(Vec::new());
     }
 
     /// The input ended: wraps what is pending and, if any chatter was
     /// wrapped, ends the file with an empty EOF packet.
-    pub fn finish(&mut self, now: Timestamp, out: &mut Vec<u8>) {
-        self.flush(now, out);
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.flush(out);
         if self.wrapped_any {
-            self.encode_chunk(&[], true, now, out);
+            self.encode_chunk(&[], true, out);
             self.wrapped_any = false;
         }
     }
 
     /// Appends packets for complete lines, at most [`MAX_CHUNK`] bytes
     /// each, cut after a newline where one is in reach.
-    fn emit_lines(&mut self, mut lines: &[u8], now: Timestamp, out: &mut Vec<u8>) {
+    fn emit_lines(&mut self, mut lines: &[u8], out: &mut Vec<u8>) {
         while !lines.is_empty() {
             let cut = if lines.len() <= MAX_CHUNK {
                 lines.len()
             } else {
                 memchr::memrchr(b'\n', &lines[..MAX_CHUNK]).map_or(MAX_CHUNK, |i| i + 1)
             };
-            self.emit_chunk(&lines[..cut], now, out);
+            self.emit_chunk(&lines[..cut], out);
             lines = &lines[cut..];
         }
     }
 
-    fn emit_chunk(&mut self, chunk: &[u8], now: Timestamp, out: &mut Vec<u8>) {
+    fn emit_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         self.wrapped_any = true;
-        self.encode_chunk(chunk, false, now, out);
+        self.encode_chunk(chunk, false, out);
     }
 
-    fn encode_chunk(&self, chunk: &[u8], eof: bool, now: Timestamp, out: &mut Vec<u8>) {
+    fn encode_chunk(&self, chunk: &[u8], eof: bool, out: &mut Vec<u8>) {
         let options = &self.options;
         let event = Event {
             eof,
-            timestamp: self.timestamp(now),
+            timestamp: self.timestamp(),
             test_id: options.test_id.as_deref(),
             mime: options.mime.as_deref(),
             file: Some((&options.file_name, chunk)),
@@ -218,8 +218,10 @@ impl Wrapper {
         encode(&event, out).expect("wrap options are checked when made");
     }
 
-    fn timestamp(&self, now: Timestamp) -> Option<Timestamp> {
-        self.options.timestamps.then_some(now)
+    /// The time for a packet made now: chatter is wrapped as it arrives,
+    /// so this is when its bytes came. The clock is read only if wanted.
+    fn timestamp(&self) -> Option<Timestamp> {
+        self.options.timestamps.then(Timestamp::now)
     }
 
     /// Follows lines through `bytes`, noting the results of those completed.
@@ -362,11 +364,6 @@ mod tests {
     use super::*;
     use crate::{Item, StreamReader};
 
-    const NOW: Timestamp = Timestamp {
-        seconds: 1_700_000_000,
-        nanos: 0,
-    };
-
     /// (file contents in order, results) of wrapped output.
     fn unwrap(out: &[u8]) -> (Vec<u8>, Vec<(Status, String)>) {
         let mut reader = StreamReader::new(out);
@@ -394,9 +391,9 @@ mod tests {
         let mut wrapper = Wrapper::new(options).unwrap();
         let mut out = Vec::new();
         for piece in pieces {
-            wrapper.chatter(piece, NOW, &mut out);
+            wrapper.chatter(piece, &mut out);
         }
-        wrapper.finish(NOW, &mut out);
+        wrapper.finish(&mut out);
         out
     }
 
@@ -479,9 +476,9 @@ mod tests {
     fn flush_hands_on_an_unfinished_line() {
         let mut wrapper = Wrapper::new(WrapOptions::new("stdout")).unwrap();
         let mut out = Vec::new();
-        wrapper.chatter(b"waiting", NOW, &mut out);
+        wrapper.chatter(b"waiting", &mut out);
         assert!(out.is_empty(), "an unfinished line waits");
-        wrapper.flush(NOW, &mut out);
+        wrapper.flush(&mut out);
         let (contents, _) = unwrap(&out);
         assert_eq!(contents, b"waiting");
     }

@@ -13,7 +13,7 @@ use regex::Regex;
 use crate::cli::{self, DamageLog, Error};
 use crate::encode::{Event, encode};
 use crate::group::{Grouper, Test};
-use crate::packet::{Packet, Status, Timestamp};
+use crate::packet::{Packet, Status};
 use crate::reader::{Item, StreamReader};
 use crate::v1::ContentType;
 use crate::wrap::{WrapOptions, Wrapper};
@@ -552,11 +552,10 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
         while let Some(item) = reader.next().map_err(Error::reading(&name))? {
-            let now = Timestamp::default();
             match item {
                 Item::Packet(packet) if packet.test_id().is_none() => {
                     if passthrough {
-                        wrapper.before_packet(now, &mut made);
+                        wrapper.before_packet(&mut made);
                         made.extend_from_slice(packet.raw());
                     }
                 }
@@ -572,11 +571,11 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
                 }
                 Item::Chatter(chatter) => {
                     if passthrough {
-                        wrapper.chatter(chatter.bytes, now, &mut made);
+                        wrapper.chatter(chatter.bytes, &mut made);
                     }
                 }
                 Item::Idle => {
-                    wrapper.flush(now, &mut made);
+                    wrapper.flush(&mut made);
                     out.write_all(&made)?;
                     made.clear();
                     out.flush()?;
@@ -592,7 +591,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     for test in grouper.finish() {
         write_test(&selection, &test, &mut made);
     }
-    wrapper.finish(Timestamp::default(), &mut made);
+    wrapper.finish(&mut made);
     out.write_all(&made)?;
     out.flush()?;
     damage.report(NAME);

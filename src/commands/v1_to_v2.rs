@@ -103,7 +103,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
             line.clear();
             // Flush before a read that may wait (a live producer).
             if reader.buffer().is_empty() {
-                chatter.flush(Timestamp::default(), &mut made);
+                chatter.flush(&mut made);
                 out.write_all(&made)?;
                 made.clear();
                 out.flush()?;
@@ -125,7 +125,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     }
     parser.finish(&mut events);
     converter.convert(&mut events, &mut chatter, &mut made);
-    chatter.finish(Timestamp::default(), &mut made);
+    chatter.finish(&mut made);
     out.write_all(&made)?;
     out.flush()?;
     if parser.malformed() > 0 {
@@ -152,12 +152,12 @@ impl Converter {
         for event in events.drain(..) {
             match event {
                 V1Event::Chatter(bytes) => {
-                    chatter.chatter(&bytes, Timestamp::default(), out);
+                    chatter.chatter(&bytes, out);
                 }
                 V1Event::Time(ts) => self.now = Some(ts),
                 V1Event::Tags { new, gone } => self.tags.change(new, gone),
                 V1Event::Start { test_id } => {
-                    chatter.before_packet(Timestamp::default(), out);
+                    chatter.before_packet(out);
                     self.tags.test = Some(self.tags.global.clone());
                     self.emit(
                         Event {
@@ -175,7 +175,7 @@ impl Converter {
                     status,
                     attachments,
                 } => {
-                    chatter.before_packet(Timestamp::default(), out);
+                    chatter.before_packet(out);
                     for (name, mime, chunks) in &attachments {
                         let last = chunks.len().saturating_sub(1);
                         let empty: &[u8] = &[];

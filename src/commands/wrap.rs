@@ -183,17 +183,16 @@ fn filter(args: &Args) -> Result<ExitCode, Error> {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
         while let Some(item) = reader.next().map_err(Error::reading(&name))? {
-            let now = Timestamp::now();
             match item {
                 Item::Packet(packet) => {
-                    wrapper.before_packet(now, &mut made);
+                    wrapper.before_packet(&mut made);
                     out.write_all(&made)?;
                     made.clear();
                     out.write_all(packet.raw())?;
                 }
-                Item::Chatter(chatter) => wrapper.chatter(chatter.bytes, now, &mut made),
+                Item::Chatter(chatter) => wrapper.chatter(chatter.bytes, &mut made),
                 Item::Idle => {
-                    wrapper.flush(now, &mut made);
+                    wrapper.flush(&mut made);
                     out.write_all(&made)?;
                     made.clear();
                     out.flush()?;
@@ -206,7 +205,7 @@ fn filter(args: &Args) -> Result<ExitCode, Error> {
         }
         damage.add(reader.get_ref(), reader.damage());
     }
-    wrapper.finish(Timestamp::now(), &mut made);
+    wrapper.finish(&mut made);
     out.write_all(&made)?;
     out.flush()?;
     damage.report(NAME);
