@@ -209,27 +209,27 @@ fn tap_results_with_tap_only() {
     );
 }
 
+/// subunit-wrap with every labelling option, and no timestamps.
+fn labelled() -> Command {
+    let mut cmd = ours("subunit-wrap");
+    cmd.args([
+        "--name",
+        "log",
+        "--test-id",
+        "build",
+        "--route-code",
+        "3",
+        "--mime",
+        "text/plain",
+        "--no-timestamps",
+    ]);
+    cmd
+}
+
 #[test]
 fn options_label_every_packet_made() {
     let input = b"hello\nPASS: t\n";
-    let out = run_with_input(
-        {
-            let mut cmd = ours("subunit-wrap");
-            cmd.args([
-                "--name",
-                "log",
-                "--test-id",
-                "build",
-                "--route-code",
-                "3",
-                "--mime",
-                "text/plain",
-                "--no-timestamps",
-            ]);
-            cmd
-        },
-        input,
-    );
+    let out = run_with_input(labelled(), input);
     let items = decode_all(&out.stdout[..]);
     let events: Vec<&OwnedEvent> = items
         .iter()
@@ -261,24 +261,7 @@ fn options_label_every_packet_made() {
         (Some("t"), Status::Success, Some("3"))
     );
     // Reproducible: the same input gives the same bytes.
-    let again = run_with_input(
-        {
-            let mut cmd = ours("subunit-wrap");
-            cmd.args([
-                "--name",
-                "log",
-                "--test-id",
-                "build",
-                "--route-code",
-                "3",
-                "--mime",
-                "text/plain",
-                "--no-timestamps",
-            ]);
-            cmd
-        },
-        input,
-    );
+    let again = run_with_input(labelled(), input);
     assert_eq!(again.stdout, out.stdout);
 }
 
