@@ -617,7 +617,10 @@ const ROUNDS: usize = 20;
 /// Spawns `CALLERS` copies of `script` (run by sh after `$1` `$2` ...
 /// = READY GO ARGS...), each waiting at a start gate; opens the gate once
 /// all are waiting, so they all run port-alloc at the same moment.
-fn start_together(fx: &Fixture, round: usize, script: &str, args: &[&str]) -> Procs {
+/// The gate comes back open: keep it until the callers are done, as one
+/// that has said it is ready may not have reached the gate yet (dropping
+/// it removes the FIFO, and a caller that comes later then fails).
+fn start_together(fx: &Fixture, round: usize, script: &str, args: &[&str]) -> (Procs, Gate) {
     let ready = fx.path(&format!("ready-{round}"));
     let mut go = Gate::new(fx.path(&format!("go-{round}")));
     let ready_arg = ready.to_str().expect("UTF-8 path").to_owned();
@@ -633,7 +636,7 @@ fn start_together(fx: &Fixture, round: usize, script: &str, args: &[&str]) -> Pr
         line_count(&ready) >= CALLERS
     });
     go.open();
-    procs
+    (procs, go)
 }
 
 /// Default mode: in each round 50 callers take 3 ports each at once for an
@@ -650,7 +653,7 @@ fn race_fifty_callers_never_share_a_port() {
     let mut stale: BTreeSet<u16> = BTreeSet::new();
     for round in 0..ROUNDS {
         let owner = Owner::spawn("120");
-        let mut procs = start_together(
+        let (mut procs, _go) = start_together(
             &fx,
             round,
             r#"exec "$PORT_ALLOC" -n 3 --owner "$1" --grace 0"#,
@@ -720,7 +723,7 @@ fn race_fifty_commands_alive_together_never_share_a_port() {
     for round in 0..ROUNDS {
         let hold = Gate::new(fx.path(&format!("hold-{round}")));
         let inner = r#"echo "$PORTS"; : < "$0""#;
-        let mut procs = start_together(
+        let (mut procs, _go) = start_together(
             &fx,
             round,
             r#"exec "$PORT_ALLOC" -n 3 --grace 0 -- sh -c "$1" "$2""#,
