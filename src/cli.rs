@@ -9,7 +9,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::reader::Damage;
+use crate::os::io_message;
+use crate::stream::reader::Damage;
 
 /// Exit status for usage and I/O errors (clap uses it for usage errors too).
 pub const EXIT_ERROR: u8 = 2;
@@ -167,15 +168,6 @@ impl From<io::Error> for Error {
     }
 }
 
-/// An I/O error's message without Rust's " (os error N)" suffix.
-pub fn io_message(err: &io::Error) -> String {
-    let text = err.to_string();
-    match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => text[..at].to_owned(),
-        _ => text,
-    }
-}
-
 /// Reads the command line: `Ok` with clap's matches, or `Err` with the
 /// status to exit with once help or the version is printed (0) or a usage
 /// error is reported as `COMMAND: message` with a hint (2).
@@ -236,58 +228,6 @@ fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// The status to exit with after a child ended with `status`: its own, or
-/// 128+N for signal N, as shells do.
-pub fn exit_code(status: std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(1),
-        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
-        (None, None) => 1,
-    }
-}
-
-/// The name of signal `signal` on Linux (`SIGKILL`), or `signal N`.
-pub fn signal_name(signal: i32) -> String {
-    const NAMES: [&str; 31] = [
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    usize::try_from(signal - 1)
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .map_or_else(|| format!("signal {signal}"), |name| (*name).to_owned())
-}
-
 /// Damaged packets over all inputs of a run, reported once at the end
 /// (SPEC 2.5).
 #[derive(Debug, Default)]
@@ -337,20 +277,6 @@ impl DamageLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn io_messages_lose_the_errno_suffix() {
-        let err = io::Error::from_raw_os_error(libc::ENOENT);
-        assert_eq!(io_message(&err), "No such file or directory");
-    }
-
-    #[test]
-    fn signals_are_named_like_libc_names_them() {
-        assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
-        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
-        assert_eq!(signal_name(libc::SIGSYS), "SIGSYS");
-        assert_eq!(signal_name(40), "signal 40");
-    }
 
     #[test]
     fn broken_pipe_is_found_in_the_chain() {

@@ -1,31 +1,35 @@
 //! The subunit toolkit: read, write and transform subunit v2 test-result
-//! streams.
+//! streams, and hand test harnesses free TCP ports.
 //!
-//! - [`packet`]: the packet model ([`Packet`], [`Flags`], [`Status`]).
-//! - [`decode`] and [`encode`]: the pure codec, no I/O.
-//! - [`reader`]: the recovering [`StreamReader`] over any `Read`.
+//! One module per layer, each using only those above it in this list:
+//!
+//! - [`os`]: what the operating system reports, in words.
+//! - [`codec`]: the wire format ([`Packet`], [`Flags`], [`Status`]) and the
+//!   pure codec ([`decode`], [`encode`]), no I/O.
+//! - [`results`]: tests grouped from packets, a run's statistics.
+//! - [`formats`]: v1, JSON Lines, automake and TAP result lines.
+//! - [`stream`]: the recovering [`StreamReader`] over any `Read`, chatter
+//!   wrapped into packets, inputs pumped to one writer.
+//! - [`ports`]: port-alloc's leased free ports (uses only [`os`]).
+//! - [`signals`] and [`cli`]: what commands share (signals taken by one
+//!   thread; inputs, stdout, errors and exit codes).
+//! - [`commands`]: one module per command; `src/bin/` only calls them.
 
 #![deny(missing_docs)]
 
-pub mod decode;
-pub mod encode;
-pub mod group;
-pub mod packet;
-pub mod ports;
-pub mod pump;
-pub mod reader;
-pub mod signals;
-pub mod stats;
-pub mod v1;
-pub mod varint;
-pub mod wrap;
-
-pub use decode::{Invalid, decode};
-pub use encode::{EncodeError, Event, encode};
-pub use packet::{FileChunk, Flags, MAX_PACKET_LEN, Packet, SIGNATURE, Status, Tags, Timestamp};
-pub use reader::{Chatter, Damage, Item, StreamReader};
-
-pub mod batch;
 pub mod cli;
+pub mod codec;
 pub mod commands;
-pub mod json;
+pub mod formats;
+pub mod os;
+pub mod ports;
+pub mod results;
+pub mod signals;
+pub mod stream;
+
+pub use codec::decode::{Invalid, decode};
+pub use codec::encode::{EncodeError, Event, encode};
+pub use codec::packet::{
+    FileChunk, Flags, MAX_PACKET_LEN, Packet, SIGNATURE, Status, Tags, Timestamp,
+};
+pub use stream::reader::{Chatter, Damage, Item, StreamReader};

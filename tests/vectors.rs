@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use common::runs::Rng;
-use subunit_tools::json::JsonLines;
+use subunit_tools::formats::json::JsonLines;
 use subunit_tools::{Item, StreamReader, decode};
 
 /// Inputs up to this size written one byte at a time pause after each byte.

@@ -1,7 +1,7 @@
 //! Owned batches of decoded packets, to hand packets to another thread
 //! without decoding them again.
 
-use crate::packet::{Layout, Packet};
+use crate::codec::packet::{Layout, Packet};
 
 /// Packets copied out of the reader's buffer with their decoded layout.
 #[derive(Debug, Default)]

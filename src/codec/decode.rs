@@ -8,8 +8,8 @@
 
 use std::fmt;
 
-use crate::packet::{Flags, Layout, MAX_PACKET_LEN, Packet, SIGNATURE, Span, Timestamp};
-use crate::varint;
+use crate::codec::packet::{Flags, Layout, MAX_PACKET_LEN, Packet, SIGNATURE, Span, Timestamp};
+use crate::codec::varint;
 
 /// Why a packet candidate is not a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,7 +351,7 @@ fn check_string(bytes: &[u8], field: Field) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::Status;
+    use crate::codec::packet::Status;
 
     const SPEC_EXAMPLE: [u8; 12] = [
         0xb3, 0x29, 0x01, 0x0c, 0x03, 0x66, 0x6f, 0x6f, 0x08, 0x55, 0x5f, 0x1b,

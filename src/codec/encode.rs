@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use crate::decode::Field;
-use crate::packet::{Flags, MAX_PACKET_LEN, Packet, SIGNATURE, Status, Timestamp};
-use crate::varint;
+use crate::codec::decode::Field;
+use crate::codec::packet::{Flags, MAX_PACKET_LEN, Packet, SIGNATURE, Status, Timestamp};
+use crate::codec::varint;
 
 /// One event to encode: the arguments of testtools' `StreamResult.status()`.
 ///
@@ -159,7 +159,7 @@ pub fn reroute(
     out.extend_from_slice(middle);
     varint::put(route_code.len() as u32, out);
     out.extend_from_slice(route_code.as_bytes());
-    let crc = crate::decode::crc32(&out[start..]);
+    let crc = crate::codec::decode::crc32(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
     debug_assert_eq!(out.len() - start, len);
     Ok(())
@@ -271,7 +271,7 @@ fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
     if let Some(route) = event.route_code {
         put_str(route, out);
     }
-    let crc = crate::decode::crc32(&out[start..]);
+    let crc = crate::codec::decode::crc32(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
     debug_assert_eq!(out.len() - start, len);
 }
@@ -279,7 +279,7 @@ fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::decode;
+    use crate::codec::decode::decode;
 
     #[test]
     fn encodes_the_spec_example() {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::{BitOr, BitOrAssign, Range};
 
-use crate::varint;
+use crate::codec::varint;
 
 /// The first byte of every packet.
 pub const SIGNATURE: u8 = 0xB3;

@@ -11,12 +11,12 @@ use clap::{ArgMatches, FromArgMatches, Parser};
 use regex::Regex;
 
 use crate::cli::{self, DamageLog, Error};
-use crate::encode::{Event, encode};
-use crate::group::{Grouper, Test};
-use crate::packet::{Packet, Status};
-use crate::reader::{Item, StreamReader};
-use crate::v1::ContentType;
-use crate::wrap::{WrapOptions, Wrapper};
+use crate::codec::encode::{Event, encode};
+use crate::codec::packet::{Packet, Status};
+use crate::formats::v1::ContentType;
+use crate::results::group::{Grouper, Test};
+use crate::stream::reader::{Item, StreamReader};
+use crate::stream::wrap::{WrapOptions, Wrapper};
 
 /// The command's name.
 pub const NAME: &str = "subunit-filter";

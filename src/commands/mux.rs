@@ -12,11 +12,12 @@ use std::thread::{self, JoinHandle};
 use clap::{ArgMatches, FromArgMatches, Parser};
 
 use crate::cli::{self, DamageLog, Error, Input};
-use crate::encode::{Event, encode};
-use crate::packet::{Status, Timestamp};
-use crate::pump::{Pumped, Routing, pump, write_batches};
+use crate::codec::encode::{Event, encode};
+use crate::codec::packet::{Status, Timestamp};
+use crate::os;
 use crate::signals::{Blocked, die_by};
-use crate::wrap::{ResultLines, WrapOptions, Wrapper};
+use crate::stream::pump::{Pumped, Routing, pump, write_batches};
+use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
 
 /// The command's name.
 pub const NAME: &str = "subunit-mux";
@@ -340,7 +341,7 @@ fn run_command(
     let mut child: Child = match spawned {
         Ok(child) => child,
         Err(err) => {
-            let why = format!("cannot start: {}", cli::io_message(&err));
+            let why = format!("cannot start: {}", os::io_message(&err));
             report_failure(command, route, &why, tx);
             return Ok(Ended {
                 seen: Vec::new(),
@@ -388,7 +389,7 @@ fn run_command(
         .unwrap_or_else(|e| e.into_inner())
         .retain(|&pid| pid != child.id());
     let status = child.wait().map_err(Error::reading(&label))?;
-    let code = cli::exit_code(status);
+    let code = os::exit_code(status);
     if let Some(why) = failure(status) {
         report_failure(command, route, &why, tx);
     }
@@ -408,7 +409,7 @@ fn failure(status: ExitStatus) -> Option<String> {
         (Some(code @ (126 | 127)), _) => Some(format!("could not be started (exit status {code})")),
         (None, Some(signal)) => Some(format!(
             "killed by signal {signal} ({})",
-            cli::signal_name(signal)
+            os::signal_name(signal)
         )),
         _ => None,
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::cli::{self, Error};
+use crate::cli::Error;
+use crate::os;
 use crate::ports::{self, LeaseDir, PortError, PortSet, Process, Request};
 use crate::signals::Blocked;
 
@@ -306,7 +307,7 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
             eprintln!(
                 "{NAME}: cannot run {}: {}",
                 command[0].to_string_lossy(),
-                cli::io_message(&err)
+                os::io_message(&err)
             );
             let code = if err.kind() == std::io::ErrorKind::NotFound {
                 127
@@ -329,7 +330,7 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
         }
     });
     let status = child.wait().map_err(Error::reading("the command"))?;
-    Ok(ExitCode::from(cli::exit_code(status)))
+    Ok(ExitCode::from(os::exit_code(status)))
 }
 
 fn release(dir: &LeaseDir, ports: &[u16]) -> Result<ExitCode, Error> {

@@ -10,12 +10,12 @@ use std::thread;
 use clap::Parser;
 use serde_json::json;
 
-use crate::batch::PacketBatch;
 use crate::cli::{self, DamageLog, Error};
-use crate::encode::{Event, encode};
-use crate::packet::{Packet, Status};
-use crate::reader::{Item, StreamReader};
-use crate::stats::Summary;
+use crate::codec::batch::PacketBatch;
+use crate::codec::encode::{Event, encode};
+use crate::codec::packet::{Packet, Status};
+use crate::results::stats::Summary;
+use crate::stream::reader::{Item, StreamReader};
 
 /// The command's name.
 pub const NAME: &str = "subunit-stats";

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{self, DamageLog, Error};
-use crate::json::JsonLines;
-use crate::reader::{Item, StreamReader};
+use crate::formats::json::JsonLines;
+use crate::stream::reader::{Item, StreamReader};
 
 /// The command's name.
 pub const NAME: &str = "subunit2json";

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{self, Error};
-use crate::encode::{Event, encode};
-use crate::packet::{Status, Timestamp};
-use crate::v1::{V1Event, V1Parser};
-use crate::wrap::{WrapOptions, Wrapper};
+use crate::codec::encode::{Event, encode};
+use crate::codec::packet::{Status, Timestamp};
+use crate::formats::v1::{V1Event, V1Parser};
+use crate::stream::wrap::{WrapOptions, Wrapper};
 
 /// The command's name.
 pub const NAME: &str = "subunit-1to2";

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{self, DamageLog, Error};
-use crate::group::Grouper;
-use crate::packet::Status;
-use crate::reader::{Item, StreamReader};
-use crate::v1::V1Writer;
+use crate::codec::packet::Status;
+use crate::formats::v1::V1Writer;
+use crate::results::group::Grouper;
+use crate::stream::reader::{Item, StreamReader};
 
 /// The command's name.
 pub const NAME: &str = "subunit-2to1";

@@ -13,11 +13,12 @@ use std::thread;
 use clap::Parser;
 
 use crate::cli::{self, DamageLog, Error};
-use crate::encode::{Event, encode};
-use crate::packet::{Status, Timestamp};
-use crate::pump::{Routing, pump, write_batches};
-use crate::reader::{Damage, Item, StreamReader};
-use crate::wrap::{ResultLines, WrapOptions, Wrapper};
+use crate::codec::encode::{Event, encode};
+use crate::codec::packet::{Status, Timestamp};
+use crate::os;
+use crate::stream::pump::{Routing, pump, write_batches};
+use crate::stream::reader::{Damage, Item, StreamReader};
+use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
 
 /// The command's name.
 pub const NAME: &str = "subunit-wrap";
@@ -137,7 +138,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 ];
 
 /// Bytes of packets gathered before they are written out.
-const CHUNK: usize = crate::pump::BATCH;
+const CHUNK: usize = crate::stream::pump::BATCH;
 
 /// Runs `subunit-wrap`.
 pub fn run(args: &Args) -> Result<ExitCode, Error> {
@@ -258,7 +259,7 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
             let why = format!(
                 "cannot run {}: {}",
                 args.command[0].to_string_lossy(),
-                cli::io_message(&err)
+                os::io_message(&err)
             );
             eprintln!("{NAME}: {why}");
             report.status(Status::Fail, Some(&why), &mut made);
@@ -307,11 +308,11 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
 /// How a command ended: its test status, the reason for a failure, and
 /// the status to exit with (128+N for signal N, as shells do).
 fn outcome(status: ExitStatus) -> (Status, Option<String>, u8) {
-    let code = cli::exit_code(status);
+    let code = os::exit_code(status);
     let why = match (status.code(), status.signal()) {
         (Some(0), _) => return (Status::Success, None, 0),
         (Some(code), _) => format!("exit status {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal} ({})", cli::signal_name(signal)),
+        (None, Some(signal)) => format!("killed by signal {signal} ({})", os::signal_name(signal)),
         (None, None) => "ended without a status".into(),
     };
     (Status::Fail, Some(why), code)

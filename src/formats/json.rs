@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use crate::packet::Packet;
+use crate::codec::packet::Packet;
 
 /// Writes packets and chatter as JSON Lines, merging adjacent chatter into
 /// one object until a packet comes or [`JsonLines::end_chatter`] is called.

@@ -12,8 +12,8 @@
 
 use std::fmt::Write as _;
 
-use crate::group::{Attachment, Test};
-use crate::packet::{Status, Timestamp};
+use crate::codec::packet::{Status, Timestamp};
+use crate::results::group::{Attachment, Test};
 
 /// The date and time of `ts` as python's `datetime` holds it: whole
 /// microseconds (nanoseconds / 1000, rounded half to even, as `timedelta`

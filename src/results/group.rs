@@ -17,8 +17,8 @@ use std::hash::Hasher;
 use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 
-use crate::batch::PacketBatch;
-use crate::packet::{Packet, Status, Timestamp};
+use crate::codec::batch::PacketBatch;
+use crate::codec::packet::{Packet, Status, Timestamp};
 
 /// A test with all its packets.
 #[derive(Debug, Default)]

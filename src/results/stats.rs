@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, BinaryHeap};
 use hashbrown::HashTable;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::group::hash_key;
-use crate::packet::{Packet, Status, Tags, Timestamp};
+use crate::codec::packet::{Packet, Status, Tags, Timestamp};
+use crate::results::group::hash_key;
 
 /// A test that had not finished when the stream ended.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use crate::encode::reroute;
-use crate::reader::{Damage, Item, StreamReader};
-use crate::wrap::Wrapper;
+use crate::codec::encode::reroute;
+use crate::stream::reader::{Damage, Item, StreamReader};
+use crate::stream::wrap::Wrapper;
 
 /// Bytes of packets gathered before they are handed over.
 pub const BATCH: usize = 64 * 1024;

@@ -9,8 +9,8 @@
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
-use crate::decode::{self, Invalid};
-use crate::packet::{Layout, MAX_PACKET_LEN, Packet, SIGNATURE};
+use crate::codec::decode::{self, Invalid};
+use crate::codec::packet::{Layout, MAX_PACKET_LEN, Packet, SIGNATURE};
 
 /// What the reader hands on.
 #[derive(Debug)]

@@ -9,8 +9,10 @@
 //! packet comes. The contents of its file packets, in order, are exactly
 //! the chatter it was given.
 
-use crate::encode::{EncodeError, Event, encode};
-use crate::packet::{Status, Timestamp};
+use crate::codec::encode::{EncodeError, Event, encode};
+use crate::codec::packet::{Status, Timestamp};
+use crate::formats::automake::automake_result;
+use crate::formats::tap::tap_result;
 
 /// The most chatter one packet carries.
 pub const MAX_CHUNK: usize = 64 * 1024;
@@ -306,57 +308,6 @@ fn clean_line(line: &[u8]) -> String {
         }
     }
     clean
-}
-
-/// `PASS: name` and the other lines of automake's parallel test driver.
-fn automake_result(text: &str) -> Option<(Status, String)> {
-    let (word, name) = text.split_once(": ")?;
-    let status = match word {
-        "PASS" => Status::Success,
-        "FAIL" | "ERROR" => Status::Fail,
-        "XFAIL" => Status::XFail,
-        "XPASS" => Status::UxSuccess,
-        "SKIP" => Status::Skip,
-        _ => return None,
-    };
-    let name = name.trim();
-    (!name.is_empty()).then(|| (status, name.to_owned()))
-}
-
-/// A TAP result line: `ok`/`not ok`, an optional number, an optional
-/// description, an optional `# SKIP` or `# TODO` directive. A TODO test
-/// that fails is an expected failure, one that passes an unexpected
-/// success.
-fn tap_result(text: &str) -> Option<(Status, Option<u64>, &str)> {
-    let (ok, rest) = if let Some(rest) = text.strip_prefix("not ok") {
-        (false, rest)
-    } else {
-        (true, text.strip_prefix("ok")?)
-    };
-    if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
-        return None; // "okay", "ok1"
-    }
-    let rest = rest.trim_start();
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let number = rest[..digits].parse().ok();
-    let rest = rest[digits..].trim_start();
-    let (description, directive) = match rest.find('#') {
-        Some(hash) => (&rest[..hash], rest[hash + 1..].trim_start()),
-        None => (rest, ""),
-    };
-    let word: String = directive
-        .chars()
-        .take_while(char::is_ascii_alphabetic)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let status = match (ok, word.as_str()) {
-        (_, w) if w.starts_with("skip") => Status::Skip,
-        (true, "todo") => Status::UxSuccess,
-        (false, "todo") => Status::XFail,
-        (true, _) => Status::Success,
-        (false, _) => Status::Fail,
-    };
-    Some((status, number, description.trim_end()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,276 @@
+//! Taking, giving back and reclaiming leases: all-or-none allocation of
+//! free ports, `release` and garbage collection.
+
+use std::time::{Duration, Instant};
+
+use super::PortError;
+use super::dir::LeaseDir;
+use super::lease::{Lease, Process, boot_id, now_secs};
+use super::pool::PortSet;
+use super::probe::port_is_free;
+
+/// A random number from the kernel (for temporary names and picking ports).
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: writes at most 8 bytes into `bytes`.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n == 8 {
+        u64::from_ne_bytes(bytes)
+    } else {
+        u64::from(std::process::id()) ^ now_secs().rotate_left(32)
+    }
+}
+
+/// A small PRNG (splitmix64) seeded from the kernel, to pick ports at random.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % n as u64) as usize
+    }
+}
+
+/// What to ask for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// How many ports.
+    pub count: usize,
+    /// Adjacent ports.
+    pub consecutive: bool,
+    /// Check UDP too.
+    pub udp: bool,
+    /// The ports to choose from (exclusions already taken out).
+    pub pool: PortSet,
+    /// The owner whose life the leases follow.
+    pub owner: Process,
+    /// The owner's command line, recorded in the leases.
+    pub command: String,
+    /// The longest a lease holds (`None`: while the owner lives).
+    pub lease: Option<Duration>,
+    /// The least a lease holds.
+    pub grace: Duration,
+    /// How long to wait for enough ports.
+    pub wait: Duration,
+}
+
+/// Reserves `request.count` free ports, all or none; warnings (files in
+/// the directory that are not leases) go to `warn`.
+pub fn allocate(
+    dir: &LeaseDir,
+    request: &Request,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<u16>, PortError> {
+    let deadline = Instant::now() + request.wait;
+    let mut rng = Rng(random_u64());
+    loop {
+        let (taken, found) = if request.consecutive {
+            try_consecutive(dir, request, &mut rng, warn)?
+        } else {
+            try_any(dir, request, &mut rng, warn)?
+        };
+        if let Some(ports) = taken {
+            return Ok(ports);
+        }
+        if Instant::now() >= deadline {
+            return Err(PortError::NotEnough {
+                wanted: request.count,
+                found,
+                pool: request.pool.len(),
+                consecutive: request.consecutive,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50 + rng.below(100) as u64));
+    }
+}
+
+/// The lease this request takes of `port`.
+fn lease_for(request: &Request, port: u16, boot: &str) -> Lease {
+    let taken = now_secs();
+    // One line in the file: the lease kept in memory must equal what its
+    // file says, or giving it back would not recognise it.
+    let command = request.command.replace(['\n', '\r'], " ");
+    Lease {
+        port,
+        owner: request.owner,
+        boot: boot.to_owned(),
+        // SAFETY: getuid cannot fail.
+        uid: unsafe { libc::getuid() },
+        taken,
+        grace_until: taken + request.grace.as_secs(),
+        expires: request.lease.map(|l| taken + l.as_secs()),
+        command,
+    }
+}
+
+/// Tries to lease `port`: takes a free port's lease, reclaiming a stale
+/// one; then probes the port, giving the lease back if it is bound.
+fn try_port(
+    dir: &LeaseDir,
+    request: &Request,
+    port: u16,
+    boot: &str,
+    warn: &mut dyn FnMut(String),
+) -> Result<Option<Lease>, PortError> {
+    for _ in 0..3 {
+        let lease = lease_for(request, port, boot);
+        if dir.create(&lease)? {
+            if port_is_free(port, request.udp) {
+                return Ok(Some(lease));
+            }
+            dir.remove_if(&lease, false)?;
+            return Ok(None);
+        }
+        match dir.read(port)? {
+            None => continue, // released meanwhile: try again
+            Some(Ok(held)) if held.is_live(now_secs(), boot) => return Ok(None),
+            Some(Ok(stale)) => {
+                if !dir.remove_if(&stale, true)? {
+                    return Ok(None);
+                }
+            }
+            Some(Err(why)) => {
+                warn(format!(
+                    "{}/{port} is {why}: leaving port {port} alone",
+                    dir.path().display()
+                ));
+                return Ok(None);
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn give_back(dir: &LeaseDir, leases: &[Lease]) {
+    for lease in leases {
+        let _ = dir.remove_if(lease, false);
+    }
+}
+
+/// Any `count` ports of the pool, picked at random.
+fn try_any(
+    dir: &LeaseDir,
+    request: &Request,
+    rng: &mut Rng,
+    warn: &mut dyn FnMut(String),
+) -> Result<(Option<Vec<u16>>, usize), PortError> {
+    let boot = boot_id();
+    let mut candidates = request.pool.ports();
+    let mut left = candidates.len();
+    let mut taken: Vec<Lease> = Vec::new();
+    while taken.len() < request.count && left > 0 {
+        let i = rng.below(left);
+        let port = candidates[i];
+        candidates.swap(i, left - 1);
+        left -= 1;
+        match try_port(dir, request, port, &boot, warn) {
+            Ok(Some(lease)) => taken.push(lease),
+            Ok(None) => {}
+            Err(e) => {
+                give_back(dir, &taken);
+                return Err(e);
+            }
+        }
+    }
+    if taken.len() == request.count {
+        return Ok((Some(taken.iter().map(|l| l.port).collect()), request.count));
+    }
+    let found = taken.len();
+    give_back(dir, &taken);
+    Ok((None, found))
+}
+
+/// `count` adjacent ports of the pool, from a random start.
+fn try_consecutive(
+    dir: &LeaseDir,
+    request: &Request,
+    rng: &mut Rng,
+    warn: &mut dyn FnMut(String),
+) -> Result<(Option<Vec<u16>>, usize), PortError> {
+    let boot = boot_id();
+    let n = request.count;
+    let mut starts: Vec<u16> = request
+        .pool
+        .ports()
+        .into_iter()
+        .filter(|&p| {
+            (0..n)
+                .all(|i| u16::try_from(usize::from(p) + i).is_ok_and(|q| request.pool.contains(q)))
+        })
+        .collect();
+    let mut best = 0;
+    let mut left = starts.len();
+    while left > 0 {
+        let i = rng.below(left);
+        let start = starts[i];
+        starts.swap(i, left - 1);
+        left -= 1;
+        let mut taken: Vec<Lease> = Vec::new();
+        for port in (0..n).map(|i| start + i as u16) {
+            match try_port(dir, request, port, &boot, warn) {
+                Ok(Some(lease)) => taken.push(lease),
+                Ok(None) => break,
+                Err(e) => {
+                    give_back(dir, &taken);
+                    return Err(e);
+                }
+            }
+        }
+        if taken.len() == n {
+            return Ok((Some(taken.iter().map(|l| l.port).collect()), n));
+        }
+        best = best.max(taken.len());
+        give_back(dir, &taken);
+    }
+    Ok((None, best))
+}
+
+/// Removes the leases of `ports` that the caller may remove (the same user,
+/// or root); returns the ports that had no lease to remove.
+pub fn release(dir: &LeaseDir, ports: &[u16]) -> Result<Vec<u16>, PortError> {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let mut missing = Vec::new();
+    for &port in ports {
+        match dir.read(port)? {
+            Some(Ok(lease)) if lease.uid == uid || uid == 0 => {
+                if !dir.remove_if(&lease, false)? {
+                    missing.push(port);
+                }
+            }
+            Some(Ok(lease)) => {
+                return Err(PortError::Dir {
+                    path: dir.path().to_owned(),
+                    why: format!("the lease of port {port} belongs to user {}", lease.uid),
+                });
+            }
+            Some(Err(why)) => {
+                return Err(PortError::Dir {
+                    path: dir.path().to_owned(),
+                    why: format!("{port} is {why}, not a lease: leaving it alone"),
+                });
+            }
+            None => missing.push(port),
+        }
+    }
+    Ok(missing)
+}
+
+/// Removes every stale lease whose port is not bound; returns their ports.
+pub fn collect_garbage(dir: &LeaseDir) -> Result<Vec<u16>, PortError> {
+    dir.remove_leftovers();
+    let boot = boot_id();
+    let now = now_secs();
+    let mut removed = Vec::new();
+    for (port, lease) in dir.leases()? {
+        if let Ok(lease) = lease {
+            if !lease.is_live(now, &boot) && dir.remove_if(&lease, true)? {
+                removed.push(port);
+            }
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,299 @@
+//! The lease directory, held open: every file operation goes through its
+//! descriptor and never follows a symbolic link.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::PortError;
+use super::alloc::random_u64;
+use super::lease::{Lease, LeaseFile};
+use super::probe::port_is_free;
+use crate::os::io_message;
+
+fn cstring(name: &str) -> CString {
+    CString::new(name).expect("lease file names hold no NUL")
+}
+
+/// The lease directory, held open: every operation is relative to it.
+#[derive(Debug)]
+pub struct LeaseDir {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+/// An exclusive lock of the lease directory, released on drop.
+pub struct Lock(File);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // SAFETY: flock on a descriptor we own.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+impl LeaseDir {
+    /// Opens the lease directory, making it (sticky and writable by all, as
+    /// /tmp is) if it does not exist. Refuses a symbolic link, something
+    /// that is not a directory, and a directory others may write to without
+    /// the sticky bit (they could remove anyone's leases).
+    pub fn open(path: &Path) -> Result<LeaseDir, PortError> {
+        let dir_error = |why: String| PortError::Dir {
+            path: path.to_owned(),
+            why,
+        };
+        let c_path = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| dir_error("the path holds a NUL byte".into()))?;
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(dir_error("is a symbolic link: refusing to use it".into()));
+        }
+        // SAFETY: a valid C string; mkdir does not keep the pointer.
+        let made = unsafe { libc::mkdir(c_path.as_ptr(), 0o1777) } == 0;
+        if !made {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EEXIST) {
+                return Err(dir_error(format!("cannot create it: {}", io_message(&err))));
+            }
+        }
+        // SAFETY: as above; the result is checked and owned at once.
+        let raw = unsafe {
+            libc::open(
+                c_path.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            let err = io::Error::last_os_error();
+            let why = match err.raw_os_error() {
+                Some(libc::ELOOP) => "is a symbolic link: refusing to use it".to_owned(),
+                Some(libc::ENOTDIR) => "is not a directory".to_owned(),
+                _ => format!("cannot open it: {}", io_message(&err)),
+            };
+            return Err(dir_error(why));
+        }
+        // SAFETY: `raw` is a descriptor we just opened and nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let file = File::from(fd.try_clone().map_err(|e| dir_error(e.to_string()))?);
+        if made {
+            // mkdir's mode went through the umask; make it /tmp-like.
+            use std::os::unix::fs::PermissionsExt;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o1777));
+        }
+        let meta = file.metadata().map_err(|e| dir_error(e.to_string()))?;
+        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
+            return Err(dir_error(
+                "is writable by others without the sticky bit: refusing (chmod +t it)".into(),
+            ));
+        }
+        Ok(LeaseDir {
+            path: path.to_owned(),
+            fd,
+        })
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io_error(&self, doing: String) -> impl FnOnce(io::Error) -> PortError {
+        move |source| PortError::Io { doing, source }
+    }
+
+    /// Opens `name` in the directory with `flags` (never following a
+    /// symbolic link).
+    fn open_at(&self, name: &str, flags: i32, mode: libc::c_uint) -> io::Result<File> {
+        let c_name = cstring(name);
+        // SAFETY: valid descriptor and C string; the result is checked and
+        // owned at once.
+        let raw = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                c_name.as_ptr(),
+                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                mode,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a descriptor we just opened and nobody else owns.
+        Ok(unsafe { File::from_raw_fd(raw) })
+    }
+
+    fn unlink_at(&self, name: &str) -> io::Result<()> {
+        let c_name = cstring(name);
+        // SAFETY: valid descriptor and C string.
+        if unsafe { libc::unlinkat(self.fd.as_raw_fd(), c_name.as_ptr(), 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Takes the directory's lock, waiting up to a few seconds for it.
+    pub fn lock(&self) -> Result<Lock, PortError> {
+        let file = self
+            .open_at(".lock", libc::O_RDONLY | libc::O_CREAT, 0o644)
+            .map_err(self.io_error(format!("cannot open {}/.lock", self.path.display())))?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(Lock(file));
+            }
+            if Instant::now() >= deadline {
+                return Err(PortError::Dir {
+                    path: self.path.clone(),
+                    why: "its lock has been held for over 5 seconds".into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Takes the lease of `lease.port` if nobody holds it: `Ok(false)` if
+    /// the port's lease file exists.
+    pub fn create(&self, lease: &Lease) -> Result<bool, PortError> {
+        let name = lease.port.to_string();
+        let temp = format!(
+            ".tmp-{}-{}-{:x}",
+            std::process::id(),
+            lease.port,
+            random_u64()
+        );
+        let doing = || format!("cannot write a lease in {}", self.path.display());
+        let mut file = self
+            .open_at(&temp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o644)
+            .map_err(self.io_error(doing()))?;
+        let written = file.write_all(lease.to_text().as_bytes());
+        drop(file);
+        if let Err(e) = written {
+            let _ = self.unlink_at(&temp);
+            return Err(self.io_error(doing())(e));
+        }
+        let (c_temp, c_name) = (cstring(&temp), cstring(&name));
+        // SAFETY: valid descriptor and C strings; linkat fails if the name
+        // exists (as anything, symbolic links included) and follows nothing.
+        let linked = unsafe {
+            libc::linkat(
+                self.fd.as_raw_fd(),
+                c_temp.as_ptr(),
+                self.fd.as_raw_fd(),
+                c_name.as_ptr(),
+                0,
+            )
+        } == 0;
+        let err = io::Error::last_os_error();
+        let _ = self.unlink_at(&temp);
+        if linked {
+            Ok(true)
+        } else if err.raw_os_error() == Some(libc::EEXIST) {
+            Ok(false)
+        } else {
+            Err(self.io_error(doing())(err))
+        }
+    }
+
+    /// The lease of `port`: `Ok(None)` if there is none, `Ok(Some(Err))`
+    /// with a reason if the file there is not a lease.
+    pub fn read(&self, port: u16) -> Result<Option<LeaseFile>, PortError> {
+        let name = port.to_string();
+        let mut file = match self.open_at(&name, libc::O_RDONLY | libc::O_NONBLOCK, 0) {
+            Ok(file) => file,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Ok(Some(Err("a symbolic link".into())));
+            }
+            Err(e) => {
+                return Ok(Some(Err(format!("unreadable: {}", io_message(&e)))));
+            }
+        };
+        match file.metadata() {
+            Ok(meta) if meta.is_file() => {}
+            _ => return Ok(Some(Err("not a regular file".into()))),
+        }
+        let mut text = String::new();
+        if Read::by_ref(&mut file)
+            .take(64 * 1024)
+            .read_to_string(&mut text)
+            .is_err()
+        {
+            return Ok(Some(Err("not text".into())));
+        }
+        Ok(Some(match Lease::parse(&text) {
+            Some(lease) if lease.port == port => Ok(lease),
+            Some(_) => Err("a lease of another port".into()),
+            None => Err("not a lease".into()),
+        }))
+    }
+
+    /// Removes the lease of `port` if it is still `expected`, under the
+    /// directory's lock; returns whether it did. With `only_unbound`, also
+    /// only if the port is not bound (reclaiming a stale lease).
+    pub fn remove_if(&self, expected: &Lease, only_unbound: bool) -> Result<bool, PortError> {
+        let _lock = self.lock()?;
+        match self.read(expected.port)? {
+            Some(Ok(lease)) if lease == *expected => {}
+            _ => return Ok(false),
+        }
+        if only_unbound && !port_is_free(expected.port, false) {
+            return Ok(false);
+        }
+        self.unlink_at(&expected.port.to_string())
+            .map_err(self.io_error(format!("cannot remove the lease of port {}", expected.port)))?;
+        Ok(true)
+    }
+
+    /// Every file in the directory named like a port, with its lease.
+    pub fn leases(&self) -> Result<Vec<(u16, LeaseFile)>, PortError> {
+        // The directory we hold open, not whatever its path names now.
+        let held = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let entries = std::fs::read_dir(&held)
+            .map_err(self.io_error(format!("cannot list {}", self.path.display())))?;
+        let mut leases = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            // Only a port's own name ("22950", not "022950" or "+22950").
+            let Some(port) = name
+                .to_str()
+                .and_then(|n| n.parse::<u16>().ok().filter(|p| p.to_string() == n))
+            else {
+                continue;
+            };
+            if let Some(lease) = self.read(port)? {
+                leases.push((port, lease));
+            }
+        }
+        leases.sort_by_key(|(port, _)| *port);
+        Ok(leases)
+    }
+
+    /// Removes temporary files left by callers that died while writing a
+    /// lease (older than a minute).
+    pub fn remove_leftovers(&self) {
+        let held = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let Ok(entries) = std::fs::read_dir(held) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str().filter(|n| n.starts_with(".tmp-")) else {
+                continue;
+            };
+            let old = entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(60));
+            if old {
+                let _ = self.unlink_at(name);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Why port-alloc cannot go on.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::os::io_message;
+
+/// Why port-alloc cannot go on.
+#[derive(Debug)]
+pub enum PortError {
+    /// The lease directory is unusable.
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A file operation in the lease directory failed.
+    Io {
+        /// What was being done.
+        doing: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// Fewer ports are free than asked for; nothing was reserved.
+    NotEnough {
+        /// Asked for.
+        wanted: usize,
+        /// How many were free.
+        found: usize,
+        /// The pool's size.
+        pool: usize,
+        /// Adjacent ports were asked for.
+        consecutive: bool,
+    },
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortError::Dir { path, why } => write!(f, "lease directory {}: {why}", path.display()),
+            PortError::Io { doing, source } => {
+                write!(f, "{doing}: {}", io_message(source))
+            }
+            PortError::NotEnough {
+                wanted,
+                found,
+                pool,
+                consecutive,
+            } => {
+                let what = if *consecutive { " adjacent" } else { "" };
+                write!(
+                    f,
+                    "not enough free ports: wanted {wanted}{what}, found {found} in a pool of {pool}; nothing reserved"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for PortError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PortError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! A lease of one port: who owns it, for how long, and its file's text.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A process as a lease names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Process {
+    /// Its pid.
+    pub pid: u32,
+    /// Its start time, in clock ticks after boot (`/proc/PID/stat`).
+    pub start: u64,
+}
+
+impl Process {
+    /// The running process `pid`, if there is one.
+    pub fn find(pid: u32) -> Option<Process> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces and parentheses: fields follow
+        // the last ')'. starttime is field 22, the 20th after it.
+        let after = &stat[stat.rfind(')')? + 1..];
+        let start = after.split_whitespace().nth(19)?.parse().ok()?;
+        Some(Process { pid, start })
+    }
+
+    /// Whether this very process is still running (a zombie has ended).
+    pub fn is_alive(&self) -> bool {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+            return false;
+        };
+        let zombie = stat
+            .rfind(')')
+            .and_then(|at| stat[at + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X");
+        !zombie && Process::find(self.pid) == Some(*self)
+    }
+
+    /// Its command line, words separated by spaces.
+    pub fn command_line(&self) -> String {
+        let raw = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
+        let words: Vec<String> = raw
+            .split(|&b| b == 0)
+            .filter(|w| !w.is_empty())
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        words.join(" ")
+    }
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`).
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+pub(super) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A lease of one port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The port.
+    pub port: u16,
+    /// The owner, whose life the lease follows.
+    pub owner: Process,
+    /// The boot the owner belongs to.
+    pub boot: String,
+    /// The user who took it.
+    pub uid: u32,
+    /// When it was taken (seconds since the epoch).
+    pub taken: u64,
+    /// Until when it holds whatever the owner does.
+    pub grace_until: u64,
+    /// When it ends even if the owner lives (`None`: never).
+    pub expires: Option<u64>,
+    /// The owner's command line, for people reading `list`.
+    pub command: String,
+}
+
+const MAGIC: &str = "port-alloc lease 1";
+
+impl Lease {
+    /// The lease's file content.
+    pub fn to_text(&self) -> String {
+        let expires = self
+            .expires
+            .map_or_else(|| "never".to_owned(), |e| e.to_string());
+        let command: String = self
+            .command
+            .chars()
+            .map(|c| if c == '\n' { ' ' } else { c })
+            .collect();
+        format!(
+            "{MAGIC}\nport={}\npid={}\nstart={}\nboot={}\nuid={}\ntaken={}\ngrace_until={}\nexpires={expires}\ncommand={command}\n",
+            self.port,
+            self.owner.pid,
+            self.owner.start,
+            self.boot,
+            self.uid,
+            self.taken,
+            self.grace_until
+        )
+    }
+
+    /// Parses a lease file; `None` if it is not one.
+    pub fn parse(text: &str) -> Option<Lease> {
+        let mut lines = text.lines();
+        if lines.next()? != MAGIC {
+            return None;
+        }
+        let mut field = std::collections::HashMap::new();
+        for line in lines {
+            let (k, v) = line.split_once('=')?;
+            field.insert(k, v);
+        }
+        let num = |k: &str| field.get(k)?.parse::<u64>().ok();
+        Some(Lease {
+            port: field.get("port")?.parse().ok()?,
+            owner: Process {
+                pid: field.get("pid")?.parse().ok()?,
+                start: num("start")?,
+            },
+            boot: (*field.get("boot")?).to_owned(),
+            uid: field.get("uid")?.parse().ok()?,
+            taken: num("taken")?,
+            grace_until: num("grace_until")?,
+            expires: match *field.get("expires")? {
+                "never" => None,
+                e => Some(e.parse().ok()?),
+            },
+            command: (*field.get("command")?).to_owned(),
+        })
+    }
+
+    /// Whether the lease still holds at `now`: within its grace period, or
+    /// its owner (of this boot) alive and the lease not expired.
+    pub fn is_live(&self, now: u64, boot: &str) -> bool {
+        if now < self.grace_until {
+            return true;
+        }
+        let expired = self.expires.is_some_and(|e| now >= e);
+        !expired && self.boot == boot && self.owner.is_alive()
+    }
+}
+
+/// What a port's file in the lease directory holds: a lease, or why it is
+/// not one.
+pub type LeaseFile = Result<Lease, String>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn leases_round_trip_and_live_by_owner_or_grace() {
+        let me = Process::find(std::process::id()).unwrap();
+        let now = now_secs();
+        let lease = Lease {
+            port: 4321,
+            owner: me,
+            boot: boot_id(),
+            uid: 0,
+            taken: now - 100,
+            grace_until: now - 40,
+            expires: Some(now + 500),
+            command: "cargo test".into(),
+        };
+        assert_eq!(Lease::parse(&lease.to_text()), Some(lease.clone()));
+        assert!(lease.is_live(now, &boot_id()), "owner alive");
+        let reused_pid = Lease {
+            owner: Process {
+                start: me.start + 1,
+                ..me
+            },
+            ..lease.clone()
+        };
+        assert!(
+            !reused_pid.is_live(now, &boot_id()),
+            "another process with the pid"
+        );
+        assert!(!lease.is_live(now, "another boot"));
+        assert!(!lease.is_live(now + 600, &boot_id()), "expired");
+        let fresh = Lease {
+            grace_until: now + 10,
+            ..reused_pid
+        };
+        assert!(fresh.is_live(now, &boot_id()), "within grace");
+        assert_eq!(Lease::parse("garbage"), None);
+    }
+
+    #[test]
+    fn a_zombie_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let process = Process::find(child.id());
+        // Not reaped yet: a zombie once it has ended.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process.is_some_and(|p| p.is_alive()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!process.is_some_and(|p| p.is_alive()));
+        assert!(
+            Process::find(child.id()).is_some(),
+            "still in /proc until reaped"
+        );
+        child.wait().unwrap();
+    }
+}
