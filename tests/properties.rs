@@ -5,7 +5,7 @@
 //! whole-input rendering of SPEC section 2 (which 0xB3 bytes are candidates,
 //! which candidates are packets, what a failed candidate gives up, what
 //! counts as damaged, what the fields of a packet say), written from the
-//! SPEC alone. `model_reproduces_every_vector` grounds it on the shared
+//! SPEC alone. `model_reproduces_every_vector` grounds it on the test
 //! vectors.
 //!
 //! Failures are not persisted to files; proptest prints the minimal failing
@@ -1166,7 +1166,7 @@ proptest! {
 // ---------------------------------------------------------------------------
 // Grounding and worked examples.
 
-/// The model of SPEC 2 used above gives exactly the shared vectors'
+/// The model of SPEC 2 used above gives exactly the test vectors'
 /// decodings, so it is a fair reference.
 #[test]
 fn model_reproduces_every_vector() {

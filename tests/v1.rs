@@ -6,7 +6,7 @@
 //!   ours), on generated runs made awkward on purpose (odd timestamps,
 //!   attachments split over packets and larger than python's 64 KiB chunk
 //!   gathering, empty chunks, odd MIME types, route codes, unfinished tests)
-//!   and on the shared corpus; also with chatter lines between packets;
+//!   and on the corpus of real streams; also with chatter lines between packets;
 //! - v1 from python's `subunit-2to1`, through our `subunit-1to2` and back
 //!   through python's `subunit-2to1`, is the same v1;
 //! - `subunit-1to2` on hand-written v1 gives the events python-subunit's

@@ -1,4 +1,4 @@
-//! Every shared vector (`../shared/vectors/NAME.subunit`) decodes to exactly
+//! Every test vector (`tests/data/vectors/NAME.subunit`) decodes to exactly
 //! its `NAME.jsonl` (SPEC section 2 and the `subunit2json` part of section 4),
 //! through the library and through the `subunit2json` binary, whole and in
 //! pieces, and without losing a byte.

@@ -9,21 +9,15 @@ use std::process::{Command, Output, Stdio};
 
 use subunit_tools::{Item, StreamReader};
 
-/// `../shared`, the folder beside the project with SPEC.md, the vectors and
-/// the corpus.
-pub fn shared_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    assert!(
-        dir.join("vectors").is_dir(),
-        "{} not found: the tests need the shared folder beside the project",
-        dir.display()
-    );
-    dir
+/// `tests/data`: the test vectors and the corpus of real streams, kept in
+/// the repository so the tests need nothing outside it (see its README).
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
-/// Every `(NAME.subunit, NAME.jsonl)` pair in `../shared/vectors`, sorted.
+/// Every `(NAME.subunit, NAME.jsonl)` pair in `tests/data/vectors`, sorted.
 pub fn vectors() -> Vec<(PathBuf, PathBuf)> {
-    let dir = shared_dir().join("vectors");
+    let dir = data_dir().join("vectors");
     let mut pairs: Vec<_> = std::fs::read_dir(&dir)
         .expect("read vectors")
         .map(|e| e.expect("dir entry").path())
@@ -36,20 +30,21 @@ pub fn vectors() -> Vec<(PathBuf, PathBuf)> {
     pairs.sort();
     assert!(
         pairs.len() >= 27,
-        "expected the shared vectors in {}",
+        "expected the test vectors in {}",
         dir.display()
     );
     pairs
 }
 
-/// Every stream in `../shared/corpus`, sorted.
+/// Every stream in `tests/data/corpus`, sorted.
 pub fn corpus() -> Vec<PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(shared_dir().join("corpus"))
+    let mut files: Vec<_> = std::fs::read_dir(data_dir().join("corpus"))
         .expect("read corpus")
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "subunit"))
         .collect();
     files.sort();
+    assert!(files.len() >= 4, "expected the corpus in tests/data/corpus");
     files
 }
 
