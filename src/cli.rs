@@ -168,31 +168,63 @@ impl From<io::Error> for Error {
     }
 }
 
-/// Reads the command line: `Ok` with clap's matches, or `Err` with the
-/// status to exit with once help or the version is printed (0) or a usage
-/// error is reported as `COMMAND: message` with a hint (2).
-pub fn matches(command: clap::Command) -> Result<clap::ArgMatches, ExitCode> {
-    let name = command.get_name().to_owned();
-    command.try_get_matches().map_err(|err| {
-        use clap::error::ErrorKind;
-        if matches!(
-            err.kind(),
-            ErrorKind::DisplayHelp
-                | ErrorKind::DisplayVersion
-                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-        ) {
-            let _ = err.print();
-            return ExitCode::SUCCESS;
-        }
-        let text = err.render().to_string();
-        let first = text.lines().next().unwrap_or_default();
-        let message = first.strip_prefix("error: ").unwrap_or(first);
-        eprintln!("{name}: {message}\nTry '{name} --help' for more information.");
-        ExitCode::from(EXIT_ERROR)
-    })
+/// What every command's command line accepts and how its help looks,
+/// applied to each command's clap definition both when it runs and when
+/// its man page and completions are made: unambiguous prefixes of long
+/// options (`--no-pass` for `--no-passthrough`), as python's optparse
+/// accepts them and users' scripts use them; help wrapped to the terminal
+/// (or `COLUMNS`), at most 100 columns wide.
+pub fn command(command: clap::Command) -> clap::Command {
+    command.infer_long_args(true).max_term_width(100)
 }
 
-/// [`matches`] made into the command's arguments.
+/// Reads the command line: `Ok` with clap's matches, or `Err` with the
+/// status to exit with once help or the version is printed (0; 2 if it
+/// cannot be written) or a usage error is reported as `COMMAND: message`,
+/// clap's whole message with its tips and usage (2).
+pub fn matches(command: clap::Command) -> Result<clap::ArgMatches, ExitCode> {
+    let command = self::command(command);
+    let name = command.get_name().to_owned();
+    command
+        .try_get_matches()
+        .map_err(|err| report_command_line(&name, &err))
+}
+
+fn report_command_line(name: &str, err: &clap::Error) -> ExitCode {
+    if !err.use_stderr() {
+        // Help and version: standard output, which may fail like any write
+        // (a full disk); a closed pipe is quiet, as everywhere.
+        return match write_help(err) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: {}", Error::Write(e));
+                ExitCode::from(EXIT_ERROR)
+            }
+        };
+    }
+    let text = err.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    eprint!("{name}: {text}");
+    if !text.ends_with('\n') {
+        eprintln!();
+    }
+    ExitCode::from(EXIT_ERROR)
+}
+
+fn write_help(err: &clap::Error) -> io::Result<()> {
+    use std::io::{IsTerminal, Write};
+    let mut out = io::stdout().lock();
+    let text = err.render();
+    if out.is_terminal() {
+        write!(out, "{}", text.ansi())?;
+    } else {
+        write!(out, "{text}")?;
+    }
+    out.flush()
+}
+
+/// [`matches()`] made into the command's arguments.
 pub fn parse<A: clap::Parser>() -> Result<A, ExitCode> {
     let matches = matches(A::command())?;
     A::from_arg_matches(&matches).map_err(|err| {

@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use clap::ArgAction;
 use clap_complete::Shell;
 use clap_mangen::Man;
-use clap_mangen::roff::{Roff, roman};
+use clap_mangen::roff::{Roff, bold, italic, roman};
 use subunit_tools::commands::{Doc, docs};
 
 const UPDATE_VAR: &str = "UPDATE_GENERATED";
@@ -17,9 +18,9 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The man page: clap's sections, then the command's own sections before
-/// VERSION.
-fn man_page(doc: &Doc) -> String {
+/// The man page: clap's sections with our SYNOPSIS, then the command's own
+/// sections and SEE ALSO before VERSION.
+fn man_page(doc: &Doc, all: &[Doc]) -> String {
     let version = doc.command.get_version().unwrap_or_default().to_owned();
     let man = Man::new(doc.command.clone())
         .source(format!("subunit-tools {version}"))
@@ -27,6 +28,7 @@ fn man_page(doc: &Doc) -> String {
     let mut page = Vec::new();
     man.render(&mut page).expect("render to memory");
     let page = String::from_utf8(page).expect("roff is UTF-8");
+    let page = with_synopsis(&page, &doc.command);
 
     let mut extra = Roff::new();
     for (heading, text) in doc.sections {
@@ -48,11 +50,93 @@ fn man_page(doc: &Doc) -> String {
             }
         }
     }
+    extra.control("SH", ["SEE ALSO"]);
+    let mut see_also = Vec::new();
+    for other in all.iter().map(|d| d.command.get_name()) {
+        if other != doc.command.get_name() {
+            if !see_also.is_empty() {
+                see_also.push(roman(", "));
+            }
+            see_also.push(bold(other));
+            see_also.push(roman("(1)"));
+        }
+    }
+    extra.text(see_also);
     let extra = extra.render();
     // Both renderings start with roff's preamble; keep the page's only.
     let extra = &extra[extra.find(".SH").expect("sections start with .SH")..];
     let at = page.find(".SH VERSION").unwrap_or(page.len());
     format!("{}{}{}", &page[..at], extra, &page[at..])
+}
+
+/// The page with a SYNOPSIS that shows what clap_mangen's leaves out: the
+/// value of each option (`--with-tag TAG`), which ones may be repeated and
+/// that several files may be given (`[FILE]...`). A command's own usage
+/// (`override_usage`, for commands with several forms) is kept.
+fn with_synopsis(page: &str, command: &clap::Command) -> String {
+    if command.get_overridden_usage().is_some() {
+        return page.to_owned();
+    }
+    let mut command = command.clone();
+    command.build();
+    let mut line = vec![bold(command.get_name())];
+    for arg in command.get_arguments() {
+        let id = arg.get_id().as_str();
+        if arg.is_hide_set() || arg.is_positional() || id == "help" || id == "version" {
+            continue;
+        }
+        line.push(roman(" ["));
+        let names: Vec<String> = arg
+            .get_short()
+            .map(|s| format!("-{s}"))
+            .into_iter()
+            .chain(arg.get_long().map(|l| format!("--{l}")))
+            .collect();
+        line.push(bold(names.join("|")));
+        let takes_values = arg.get_num_args().is_some_and(|n| n.takes_values());
+        if takes_values {
+            for value in arg.get_value_names().unwrap_or_default() {
+                line.push(roman(" "));
+                line.push(italic(value.as_str()));
+            }
+        }
+        line.push(roman("]"));
+        if takes_values && matches!(arg.get_action(), ArgAction::Append) {
+            line.push(roman("..."));
+        }
+    }
+    for arg in command.get_positionals() {
+        let value = arg
+            .get_value_names()
+            .and_then(|v| v.first())
+            .map_or_else(|| arg.get_id().to_string(), ToString::to_string);
+        let many = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+        let (open, close) = if arg.is_required_set() {
+            ("", "")
+        } else {
+            ("[", "]")
+        };
+        line.push(roman(" "));
+        if arg.is_last_set() {
+            line.push(roman(format!("{open}-- ")));
+        } else {
+            line.push(roman(open));
+        }
+        line.push(italic(value));
+        line.push(roman(close));
+        if many {
+            line.push(roman("..."));
+        }
+    }
+    let mut synopsis = Roff::new();
+    synopsis.control("SH", ["SYNOPSIS"]).text(line);
+    let synopsis = synopsis.render();
+    let synopsis = &synopsis[synopsis.find(".SH").expect("starts with .SH")..];
+    let start = page
+        .find(".SH SYNOPSIS")
+        .expect("clap_mangen writes a SYNOPSIS");
+    let end = page.find(".SH DESCRIPTION").expect("and a DESCRIPTION");
+    format!("{}{}{}", &page[..start], synopsis, &page[end..])
 }
 
 fn completion(doc: &Doc, shell: Shell) -> (PathBuf, String) {
@@ -74,11 +158,15 @@ fn completion(doc: &Doc, shell: Shell) -> (PathBuf, String) {
 
 fn expected_files() -> Vec<(PathBuf, String)> {
     let mut files = Vec::new();
-    for doc in docs() {
+    let all = docs();
+    for doc in &all {
         let name = doc.command.get_name().to_owned();
-        files.push((root().join("man").join(format!("{name}.1")), man_page(&doc)));
+        files.push((
+            root().join("man").join(format!("{name}.1")),
+            man_page(doc, &all),
+        ));
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            files.push(completion(&doc, shell));
+            files.push(completion(doc, shell));
         }
     }
     files

@@ -21,6 +21,9 @@ use crate::stream::wrap::{WrapOptions, Wrapper};
 /// The command's name.
 pub const NAME: &str = "subunit-filter";
 
+/// The help heading of the on/off switches.
+const SWITCHES: &str = "Switches (the last one of a pair wins)";
+
 /// Arguments of `subunit-filter`. Like python-subunit's, the outcome and
 /// passthrough switches are read left to right, the last one winning, and
 /// `-F` stands for `--no-success --no-skip --no-xfail --no-passthrough`
@@ -36,7 +39,10 @@ pub const NAME: &str = "subunit-filter";
                   otherwise. A test's packets are held until its outcome is known, then \
                   forwarded byte for byte, or dropped. Chatter and packets without a test id \
                   are passed through as they come (chatter wrapped as stdout file packets), \
-                  unless --no-passthrough."
+                  unless --no-passthrough.",
+    // A switch may be given again (python's optparse allows it): the last
+    // one of each pair counts, see Switches::resolve.
+    args_override_self = true
 )]
 pub struct Args {
     /// Streams to read, in order, as one; stdin when none are given or for `-`.
@@ -44,78 +50,83 @@ pub struct Args {
     pub files: Vec<PathBuf>,
 
     /// Include errors (the default).
-    #[arg(long = "error", action = clap::ArgAction::Count)]
-    pub error: u8,
+    #[arg(long = "error", help_heading = SWITCHES)]
+    pub error: bool,
 
     /// Exclude errors.
-    #[arg(short = 'e', long = "no-error", action = clap::ArgAction::Count)]
-    pub no_error: u8,
+    #[arg(short = 'e', long = "no-error", help_heading = SWITCHES)]
+    pub no_error: bool,
 
     /// Include failures (the default).
-    #[arg(long = "failure", action = clap::ArgAction::Count)]
-    pub failure: u8,
+    #[arg(long = "failure", help_heading = SWITCHES)]
+    pub failure: bool,
 
     /// Exclude failures.
-    #[arg(short = 'f', long = "no-failure", action = clap::ArgAction::Count)]
-    pub no_failure: u8,
+    #[arg(short = 'f', long = "no-failure", help_heading = SWITCHES)]
+    pub no_failure: bool,
 
     /// Include successes.
-    #[arg(short = 's', long = "success", action = clap::ArgAction::Count)]
-    pub success: u8,
+    #[arg(short = 's', long = "success", help_heading = SWITCHES)]
+    pub success: bool,
 
     /// Exclude successes (the default).
-    #[arg(long = "no-success", action = clap::ArgAction::Count)]
-    pub no_success: u8,
+    #[arg(long = "no-success", help_heading = SWITCHES)]
+    pub no_success: bool,
 
     /// Exclude skips.
-    #[arg(long = "no-skip", action = clap::ArgAction::Count)]
-    pub no_skip: u8,
+    #[arg(long = "no-skip", help_heading = SWITCHES)]
+    pub no_skip: bool,
 
     /// Include expected failures.
-    #[arg(long = "xfail", action = clap::ArgAction::Count)]
-    pub xfail: u8,
+    #[arg(long = "xfail", help_heading = SWITCHES)]
+    pub xfail: bool,
 
     /// Exclude expected failures (the default).
-    #[arg(long = "no-xfail", action = clap::ArgAction::Count)]
-    pub no_xfail: u8,
+    #[arg(long = "no-xfail", help_heading = SWITCHES)]
+    pub no_xfail: bool,
 
     /// Forward non-subunit input as `stdout` file packets (the default).
-    #[arg(long = "passthrough", action = clap::ArgAction::Count)]
-    pub passthrough: u8,
+    #[arg(long = "passthrough", help_heading = SWITCHES)]
+    pub passthrough: bool,
 
     /// Discard all non-subunit input and packets without a test id.
-    #[arg(long = "no-passthrough", action = clap::ArgAction::Count)]
-    pub no_passthrough: u8,
+    #[arg(long = "no-passthrough", help_heading = SWITCHES)]
+    pub no_passthrough: bool,
 
     /// Only pass through failures and errors: --no-success --no-skip
     /// --no-xfail --no-passthrough.
-    #[arg(short = 'F', long = "only-genuine-failures", action = clap::ArgAction::Count)]
-    pub only_genuine_failures: u8,
+    #[arg(short = 'F', long = "only-genuine-failures", help_heading = SWITCHES)]
+    pub only_genuine_failures: bool,
 
     /// Include only tests with this tag (repeatable: all of them).
-    #[arg(long = "with-tag", value_name = "TAG")]
+    #[arg(long = "with-tag", value_name = "TAG", help_heading = "Selection")]
     pub with_tags: Vec<String>,
 
     /// Exclude tests with this tag (repeatable: any of them).
-    #[arg(long = "without-tag", value_name = "TAG")]
+    #[arg(long = "without-tag", value_name = "TAG", help_heading = "Selection")]
     pub without_tags: Vec<String>,
 
     /// Include only tests matching this regular expression (repeatable: any).
-    #[arg(short = 'm', long = "with", value_name = "RE")]
+    #[arg(
+        short = 'm',
+        long = "with",
+        value_name = "RE",
+        help_heading = "Selection"
+    )]
     pub with: Vec<String>,
 
     /// Exclude tests matching this regular expression (repeatable: any).
-    #[arg(long = "without", value_name = "RE")]
+    #[arg(long = "without", value_name = "RE", help_heading = "Selection")]
     pub without: Vec<String>,
 
     /// File of test ids expected to fail: their failures become expected
     /// failures, their successes unexpected successes (repeatable).
-    #[arg(long = "fixup-expected-failures", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    #[arg(long = "fixup-expected-failures", value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Changes")]
     pub fixup_expected_failures: Vec<PathBuf>,
 
     /// Replace matches of the regular expression FROM in test ids with TO
     /// (repeatable, applied in order; \1 and \g<name> refer to groups).
-    #[arg(long = "rename", num_args = 2, value_names = ["FROM", "TO"])]
+    #[arg(long = "rename", num_args = 2, value_names = ["FROM", "TO"], help_heading = "Changes")]
     pub rename: Vec<String>,
 }
 

@@ -27,35 +27,35 @@ pub struct Doc {
 pub fn docs() -> Vec<Doc> {
     vec![
         Doc {
-            command: stats::Args::command(),
+            command: crate::cli::command(stats::Args::command()),
             sections: stats::MAN_SECTIONS,
         },
         Doc {
-            command: subunit2json::Args::command(),
+            command: crate::cli::command(subunit2json::Args::command()),
             sections: subunit2json::MAN_SECTIONS,
         },
         Doc {
-            command: wrap::Args::command(),
+            command: crate::cli::command(wrap::Args::command()),
             sections: wrap::MAN_SECTIONS,
         },
         Doc {
-            command: filter::Args::command(),
+            command: crate::cli::command(filter::Args::command()),
             sections: filter::MAN_SECTIONS,
         },
         Doc {
-            command: v2_to_v1::Args::command(),
+            command: crate::cli::command(v2_to_v1::Args::command()),
             sections: v2_to_v1::MAN_SECTIONS,
         },
         Doc {
-            command: v1_to_v2::Args::command(),
+            command: crate::cli::command(v1_to_v2::Args::command()),
             sections: v1_to_v2::MAN_SECTIONS,
         },
         Doc {
-            command: mux::Args::command(),
+            command: crate::cli::command(mux::Args::command()),
             sections: mux::MAN_SECTIONS,
         },
         Doc {
-            command: port_alloc::Args::command(),
+            command: crate::cli::command(port_alloc::Args::command()),
             sections: port_alloc::MAN_SECTIONS,
         },
     ]

@@ -48,6 +48,18 @@ pub fn corpus() -> Vec<PathBuf> {
     files
 }
 
+/// Every command of ours.
+pub const ALL_COMMANDS: [&str; 8] = [
+    "subunit-stats",
+    "subunit2json",
+    "subunit-wrap",
+    "subunit-filter",
+    "subunit-2to1",
+    "subunit-1to2",
+    "subunit-mux",
+    "port-alloc",
+];
+
 /// A command of ours, built by cargo for the integration tests.
 pub fn ours(name: &str) -> Command {
     let path = match name {
@@ -58,6 +70,7 @@ pub fn ours(name: &str) -> Command {
         "subunit-2to1" => env!("CARGO_BIN_EXE_subunit-2to1"),
         "subunit-1to2" => env!("CARGO_BIN_EXE_subunit-1to2"),
         "subunit-mux" => env!("CARGO_BIN_EXE_subunit-mux"),
+        "port-alloc" => env!("CARGO_BIN_EXE_port-alloc"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
