@@ -20,9 +20,18 @@ FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
 COMMANDS := $(basename $(notdir $(wildcard src/bin/*.rs)))
 
-# python-subunit for the interop tests, pinned, in a virtualenv under target/.
+# python-subunit for the interop tests, in target/venv/bin: PYTHON's own
+# when it imports subunit (a distro's python3-subunit, or
+# PYTHON=/path/to/python), else the pinned release from PyPI in a
+# virtualenv. With neither, the interop tests are skipped and counted.
 VENV := target/venv
 PYTHON_SUBUNIT := python-subunit==1.4.6
+SKIPS := target/interop-skipped
+
+# Where cargo puts what it builds (CARGO_TARGET_DIR, a config file, or
+# target/), as cargo itself says.
+TARGET_DIR = $(shell $(CARGO) metadata --format-version 1 --no-deps --offline | \
+	sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
 .PHONY: all build check test lint install uninstall generate bench venv
 
@@ -31,16 +40,17 @@ all: build
 build:
 	$(CARGO) build --release --locked
 
-venv: $(VENV)/.installed
-
-$(VENV)/.installed:
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PYTHON_SUBUNIT)
-	touch $@
+venv:
+	@tests/py/python-subunit.sh "$(PYTHON)" $(VENV) $(PYTHON_SUBUNIT)
 
 test: venv
-	SUBUNIT_PYTHON_VENV=$(CURDIR)/$(VENV) $(CARGO) test --locked
+	@mkdir -p $(dir $(SKIPS)) && rm -f $(SKIPS)
+	@SUBUNIT_PYTHON_VENV=$(CURDIR)/$(VENV) SUBUNIT_INTEROP_SKIPS=$(CURDIR)/$(SKIPS) \
+		$(CARGO) test --locked; status=$$?; \
+	if [ -s $(SKIPS) ]; then \
+		echo "WARNING: $$(wc -l < $(SKIPS)) interop tests were SKIPPED: no python-subunit" \
+			"(see tests/py/python-subunit.sh; CI=true makes this a failure)" >&2; \
+	fi; exit $$status
 
 lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
@@ -55,9 +65,11 @@ bench: venv
 	benches/compare.sh
 
 install: build
+	@release="$(TARGET_DIR)/release"; [ -d "$$release" ] || \
+		{ echo "make install: cannot find cargo's target directory" >&2; exit 1; }
 	$(INSTALL) -d $(BINDIR) $(MANDIR) $(BASHDIR) $(ZSHDIR) $(FISHDIR)
 	for c in $(COMMANDS); do \
-		$(INSTALL) -m 755 target/release/$$c $(BINDIR)/$$c && \
+		$(INSTALL) -m 755 "$(TARGET_DIR)/release/$$c" $(BINDIR)/$$c && \
 		$(INSTALL) -m 644 man/$$c.1 $(MANDIR)/$$c.1 && \
 		$(INSTALL) -m 644 completions/$$c.bash $(BASHDIR)/$$c && \
 		$(INSTALL) -m 644 completions/_$$c $(ZSHDIR)/_$$c && \

@@ -161,14 +161,28 @@ pub fn decode_all(source: impl std::io::Read) -> Vec<Decoded> {
 }
 
 /// The python-subunit virtualenv's `bin` folder, if usable: from
-/// `SUBUNIT_PYTHON_VENV`, else `target/venv` (made by `make check`).
+/// `SUBUNIT_PYTHON_VENV`, else `target/venv` (both made by
+/// `tests/py/python-subunit.sh`, which `make check` runs).
 ///
-/// Without it the interop tests are skipped with a message, except under
-/// `CI=true`, where that is a failure.
+/// Without it each interop test says on stderr that it is skipped (past
+/// the test harness's capture, which takes only the print macros, so a
+/// plain `cargo test` shows it) and adds its name to the file named by
+/// `SUBUNIT_INTEROP_SKIPS`, if set, for `make check` to count; under
+/// `CI=true` it fails instead.
 pub fn python_subunit() -> Option<PathBuf> {
     let venv = std::env::var_os("SUBUNIT_PYTHON_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv"));
+    python_subunit_in(
+        &venv,
+        std::env::var("CI").is_ok_and(|v| v == "true"),
+        std::env::var_os("SUBUNIT_INTEROP_SKIPS").map(PathBuf::from),
+    )
+}
+
+/// [`python_subunit`] with its settings given: the venv, whether a skip is
+/// a failure (`CI=true`), the file that counts skips.
+pub fn python_subunit_in(venv: &Path, ci: bool, skips: Option<PathBuf>) -> Option<PathBuf> {
     let bin = venv.join("bin");
     if bin.join("subunit-stats").is_file() && bin.join("python").is_file() {
         return Some(bin);
@@ -177,14 +191,23 @@ pub fn python_subunit() -> Option<PathBuf> {
         "python-subunit not found in {} (run `make check`, or set SUBUNIT_PYTHON_VENV)",
         venv.display()
     );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if ci {
         panic!("{why}; CI=true requires the interop tests to run");
     }
-    // Once per test binary, and past the test harness's output capture
-    // (which only takes the print macros), so a plain `cargo test` shows it.
-    static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| {
-        let _ = writeln!(std::io::stderr(), "SKIPPED interop tests: {why}");
-    });
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("an interop test")
+        .to_owned();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    if let Some(skips) = skips {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&skips)
+            .unwrap_or_else(|e| panic!("open {}: {e}", skips.display()));
+        // One write per line: appends from parallel tests do not mix.
+        file.write_all(format!("{test}\n").as_bytes())
+            .expect("note the skipped test");
+    }
     None
 }
