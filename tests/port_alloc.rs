@@ -1616,8 +1616,9 @@ fn release_ends_a_lease() {
     fx.assert_no_temp_files();
 }
 
-/// `list` shows each lease's port, owner pid, liveness and expiry; `list
-/// --json` is an array of the same.
+/// `list` shows each lease's port, owner pid, liveness and when it really
+/// ends, and why (with its owner, at the end of its grace, its lease cap);
+/// `list --json` is an array of the same.
 #[test]
 fn list_shows_the_leases() {
     let fx = Fixture::new("list", "22470-22479");
@@ -1630,16 +1631,30 @@ fn list_shows_the_leases() {
         "--lease",
         "100",
         "--exclude",
-        "22478-22479",
+        "22477-22479",
     ]);
     got.sort_unstable();
     let dead = stale_lease(22479);
     fx.put_lease(&dead);
     fs::write(fx.dir.join("22478"), "garbage\n").expect("write garbage");
+    // Its owner gone, in its grace period: it ends when the grace does,
+    // not at its expiry.
+    let in_grace = Lease {
+        grace_until: now() + 45,
+        ..lease_of(22477, dead_pid(), 1)
+    };
+    fx.put_lease(&in_grace);
     let taken = now();
     let out = fx.run(&["list"]);
     assert!(out.status.success(), "{}", show(&out));
     let text = stdout(&out);
+    let seconds_after = |line: &str, words: &str| -> u64 {
+        line.split(words)
+            .nth(1)
+            .and_then(|r| r.split('s').next())
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no '{words}Ns': {line}"))
+    };
     for port in &got {
         let line = text
             .lines()
@@ -1654,19 +1669,28 @@ fn list_shows_the_leases() {
             words.contains(&"alive") && words.contains(&"live"),
             "{line}"
         );
-        let expiry = line
-            .split("in ")
-            .nth(1)
-            .and_then(|r| r.split('s').next())
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("no expiry 'in Ns': {line}"));
-        assert!((90..=100).contains(&expiry), "expires in {expiry}s: {line}");
+        assert!(line.contains("when its owner exits"), "{line}");
+        let cap = seconds_after(line, "at most in ");
+        assert!((90..=100).contains(&cap), "lease cap in {cap}s: {line}");
+        assert!(line.contains("s (lease cap)"), "{line}");
+        let grace = seconds_after(line, "not before ");
+        assert!((50..=60).contains(&grace), "grace {grace}s: {line}");
     }
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("22477"))
+        .unwrap_or_else(|| panic!("the lease in its grace not listed:\n{text}"));
+    assert!(line.contains("gone") && line.contains(" live "), "{line}");
+    let ends = seconds_after(line, " in ");
+    assert!((35..=45).contains(&ends), "ends in {ends}s: {line}");
+    assert!(line.contains("s (grace; owner gone)"), "{line}");
+    assert!(!line.contains("500s"), "not at its expiry: {line}");
     let line = text
         .lines()
         .find(|l| l.starts_with("22479"))
         .unwrap_or_else(|| panic!("the stale lease not listed:\n{text}"));
     assert!(line.contains("gone") && line.contains("stale"), "{line}");
+    assert!(line.contains("ended (owner gone)"), "{line}");
     assert!(
         text.lines()
             .any(|l| l.starts_with("22478") && l.contains("not a lease")),
@@ -1677,7 +1701,14 @@ fn list_shows_the_leases() {
     let items: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("list --json: {e}:\n{}", show(&out)));
     let items = items.as_array().expect("list --json prints an array");
-    assert_eq!(items.len(), 4, "{items:?}");
+    assert_eq!(items.len(), 5, "{items:?}");
+    let item = items
+        .iter()
+        .find(|i| i["port"] == 22477)
+        .expect("the lease in its grace");
+    assert_eq!(item["ends"]["when"], "grace ends", "{item}");
+    assert_eq!(item["ends"]["at"], in_grace.grace_until, "{item}");
+    assert_eq!(item["ends"]["because"], "owner gone", "{item}");
     for port in &got {
         let item = items
             .iter()
@@ -1691,6 +1722,8 @@ fn list_shows_the_leases() {
             (taken + 90..=taken + 100).contains(&expires),
             "expires {expires}, taken about {taken}: {item}"
         );
+        assert_eq!(item["ends"]["when"], "owner exits", "{item}");
+        assert_eq!(item["ends"]["at_most"], expires, "{item}");
     }
     let item = items
         .iter()

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::cli::Error;
 use crate::os;
-use crate::ports::{self, LeaseDir, PortError, PortSet, Process, Request};
+use crate::ports::{self, EndReason, LeaseDir, LeaseEnd, PortError, PortSet, Process, Request};
 use crate::signals::Blocked;
 
 /// The command's name.
@@ -92,7 +92,8 @@ pub enum Action {
         #[arg(value_name = "PORT", required = true)]
         ports: Vec<u16>,
     },
-    /// List the leases: port, owner, whether it is alive, expiry, command.
+    /// List the leases: port, owner, whether it is alive, when the lease ends
+    /// and why (with its owner, its grace period, its lease cap), command.
     List,
     /// Remove stale leases (dead owner or expired, past the grace period) of
     /// ports nobody has bound.
@@ -363,6 +364,7 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
                     "taken": l.taken,
                     "grace_until": l.grace_until,
                     "expires": l.expires,
+                    "ends": ends_json(l.end(now, &boot)),
                     "command": l.command,
                 }),
                 Err(why) => json!({"port": port, "error": why}),
@@ -370,10 +372,10 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
             .collect();
         out = format!("{}\n", serde_json::Value::Array(items));
     } else {
-        out.push_str("PORT   PID      OWNER  LEASE    EXPIRES     COMMAND\n");
-        for (port, lease) in &leases {
-            match lease {
-                Ok(l) => {
+        let rows: Vec<(u16, Result<[String; 5], &String>)> = leases
+            .iter()
+            .map(|(port, lease)| {
+                let row = lease.as_ref().map(|l| {
                     let alive = if l.boot == boot && l.owner.is_alive() {
                         "alive"
                     } else {
@@ -384,21 +386,82 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
                     } else {
                         "stale"
                     };
-                    let expires = match l.expires {
-                        None => "never".to_owned(),
-                        Some(e) if e > now => format!("in {}s", e - now),
-                        Some(e) => format!("{}s ago", now - e),
-                    };
-                    out.push_str(&format!(
-                        "{port:<6} {:<8} {alive:<6} {state:<8} {expires:<11} {}\n",
-                        l.owner.pid, l.command
-                    ));
-                }
+                    [
+                        l.owner.pid.to_string(),
+                        alive.to_owned(),
+                        state.to_owned(),
+                        ends_text(l.end(now, &boot), now),
+                        l.command.clone(),
+                    ]
+                });
+                (*port, row)
+            })
+            .collect();
+        let ends_width = rows
+            .iter()
+            .filter_map(|(_, row)| row.as_ref().ok())
+            .map(|row| row[3].len())
+            .max()
+            .unwrap_or(0)
+            .max("ENDS".len());
+        out.push_str(&format!(
+            "PORT   PID      OWNER  LEASE  {:<ends_width$}  COMMAND\n",
+            "ENDS"
+        ));
+        for (port, row) in rows {
+            match row {
+                Ok([pid, alive, state, ends, command]) => out.push_str(&format!(
+                    "{port:<6} {pid:<8} {alive:<6} {state:<6} {ends:<ends_width$}  {command}\n"
+                )),
                 Err(why) => out.push_str(&format!("{port:<6} (not a lease: {why})\n")),
             }
         }
     }
     print_all(&out)
+}
+
+/// When a lease ends, for `list`: "in 45s (grace; owner gone)" rather
+/// than an expiry that will never be reached.
+fn ends_text(end: LeaseEnd, now: u64) -> String {
+    let within = |at: u64| format!("{}s", at.saturating_sub(now));
+    let why = |why: EndReason| match why {
+        EndReason::OwnerGone => "owner gone",
+        EndReason::LeaseCap => "lease cap",
+    };
+    match end {
+        LeaseEnd::WithOwner {
+            not_before,
+            at_most,
+        } => {
+            let mut text = "when its owner exits".to_owned();
+            if let Some(grace) = not_before {
+                text.push_str(&format!(" (not before {}: grace)", within(grace)));
+            }
+            if let Some(cap) = at_most {
+                text.push_str(&format!(", at most in {} (lease cap)", within(cap)));
+            }
+            text
+        }
+        LeaseEnd::Grace { until, why: w } => format!("in {} (grace; {})", within(until), why(w)),
+        LeaseEnd::Ended { why: w } => format!("ended ({})", why(w)),
+    }
+}
+
+fn ends_json(end: LeaseEnd) -> serde_json::Value {
+    let why = |why: EndReason| match why {
+        EndReason::OwnerGone => "owner gone",
+        EndReason::LeaseCap => "lease cap",
+    };
+    match end {
+        LeaseEnd::WithOwner {
+            not_before,
+            at_most,
+        } => json!({"when": "owner exits", "not_before": not_before, "at_most": at_most}),
+        LeaseEnd::Grace { until, why: w } => {
+            json!({"when": "grace ends", "at": until, "because": why(w)})
+        }
+        LeaseEnd::Ended { why: w } => json!({"when": "ended", "because": why(w)}),
+    }
 }
 
 fn gc(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {

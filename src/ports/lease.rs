@@ -144,6 +144,66 @@ impl Lease {
         let expired = self.expires.is_some_and(|e| now >= e);
         !expired && self.boot == boot && self.owner.is_alive()
     }
+
+    /// When the lease ends, and why, as seen at `now` (for people reading
+    /// `list`): what [`Lease::is_live`] decides, spelt out.
+    pub fn end(&self, now: u64, boot: &str) -> LeaseEnd {
+        let owner_alive = self.boot == boot && self.owner.is_alive();
+        let expired = self.expires.is_some_and(|e| now >= e);
+        if owner_alive && !expired {
+            return LeaseEnd::WithOwner {
+                not_before: (now < self.grace_until).then_some(self.grace_until),
+                at_most: self.expires.map(|e| e.max(self.grace_until)),
+            };
+        }
+        let why = if owner_alive {
+            EndReason::LeaseCap
+        } else {
+            EndReason::OwnerGone
+        };
+        if now < self.grace_until {
+            LeaseEnd::Grace {
+                until: self.grace_until,
+                why,
+            }
+        } else {
+            LeaseEnd::Ended { why }
+        }
+    }
+}
+
+/// When a lease ends ([`Lease::end`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseEnd {
+    /// When its owner exits (but not before the grace period ends), and at
+    /// the latest when it expires (`--lease`).
+    WithOwner {
+        /// The end of the grace period, if it is still to come.
+        not_before: Option<u64>,
+        /// When it expires, if it does.
+        at_most: Option<u64>,
+    },
+    /// At the end of its grace period, its owner gone or its time up.
+    Grace {
+        /// The end of the grace period.
+        until: u64,
+        /// Why it does not last longer.
+        why: EndReason,
+    },
+    /// It has ended: a stale lease, to be reclaimed.
+    Ended {
+        /// Why.
+        why: EndReason,
+    },
+}
+
+/// Why a lease ends before its owner does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// The owner has exited (or is of another boot).
+    OwnerGone,
+    /// The lease reached its longest (`--lease`).
+    LeaseCap,
 }
 
 /// What a port's file in the lease directory holds: a lease, or why it is
@@ -190,6 +250,71 @@ mod tests {
         };
         assert!(fresh.is_live(now, &boot_id()), "within grace");
         assert_eq!(Lease::parse("garbage"), None);
+    }
+
+    #[test]
+    fn a_lease_ends_with_its_owner_or_grace_or_cap() {
+        let me = Process::find(std::process::id()).unwrap();
+        let boot = boot_id();
+        let now = now_secs();
+        let lease = Lease {
+            port: 4321,
+            owner: me,
+            boot: boot.clone(),
+            uid: 0,
+            taken: now,
+            grace_until: now + 60,
+            expires: Some(now + 600),
+            command: "cargo test".into(),
+        };
+        assert_eq!(
+            lease.end(now, &boot),
+            LeaseEnd::WithOwner {
+                not_before: Some(now + 60),
+                at_most: Some(now + 600)
+            }
+        );
+        assert_eq!(
+            lease.end(now + 100, &boot),
+            LeaseEnd::WithOwner {
+                not_before: None,
+                at_most: Some(now + 600)
+            }
+        );
+        // A cap below the grace period: the grace period wins.
+        let short = Lease {
+            expires: Some(now + 10),
+            ..lease.clone()
+        };
+        assert_eq!(
+            short.end(now + 20, &boot),
+            LeaseEnd::Grace {
+                until: now + 60,
+                why: EndReason::LeaseCap
+            }
+        );
+        assert!(short.is_live(now + 20, &boot));
+        assert_eq!(
+            lease.end(now + 600, &boot),
+            LeaseEnd::Ended {
+                why: EndReason::LeaseCap
+            }
+        );
+        // Its owner gone (another boot's process): the grace period only.
+        assert_eq!(
+            lease.end(now + 30, "another boot"),
+            LeaseEnd::Grace {
+                until: now + 60,
+                why: EndReason::OwnerGone
+            }
+        );
+        assert_eq!(
+            lease.end(now + 60, "another boot"),
+            LeaseEnd::Ended {
+                why: EndReason::OwnerGone
+            }
+        );
+        assert!(!lease.is_live(now + 60, "another boot"));
     }
 
     #[test]
