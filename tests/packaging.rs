@@ -133,3 +133,87 @@ fn interop_tests_without_python_subunit_are_counted_or_fail_under_ci() {
     let under_ci = std::thread::spawn(move || python_subunit_in(missing, true, None)).join();
     assert!(under_ci.is_err(), "CI=true turns a skip into a failure");
 }
+
+#[test]
+fn the_licences_cargo_names_are_shipped_with_a_changelog() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    let license = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("license = "))
+        .expect("a license field")
+        .trim_matches('"');
+    assert_eq!(license, "Apache-2.0 OR BSD-3-Clause");
+    for (file, opening) in [
+        (
+            "LICENSE-APACHE",
+            "Apache License\n                           Version 2.0",
+        ),
+        (
+            "LICENSE-BSD",
+            "Redistribution and use in source and binary forms",
+        ),
+    ] {
+        let text =
+            std::fs::read_to_string(root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(text.contains(opening), "{file} is not the licence's text");
+    }
+    // Addresses that do not exist are worse than none.
+    for key in ["repository", "homepage"] {
+        assert!(
+            !manifest.lines().any(|l| l.starts_with(&format!("{key} "))),
+            "Cargo.toml names a {key}"
+        );
+    }
+    let changelog = std::fs::read_to_string(root().join("CHANGELOG.md")).expect("CHANGELOG.md");
+    assert!(
+        changelog.contains(&format!("## {}", env!("CARGO_PKG_VERSION"))),
+        "the changelog has the current version"
+    );
+}
+
+#[test]
+fn the_readme_starts_with_the_two_commands_and_says_what_is_needed() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let first_block: Vec<&str> = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a first code block")
+        .lines()
+        .collect();
+    assert_eq!(
+        first_block,
+        [
+            "cargo run --release --bin subunit-stats -- examples/sample.subunit",
+            "make check"
+        ]
+    );
+    assert!(root().join("examples/sample.subunit").is_file());
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    let rust = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .expect("rust-version")
+        .trim_matches('"');
+    let requirements = readme
+        .split("## Requirements\n")
+        .nth(1)
+        .expect("a Requirements section");
+    assert!(
+        requirements.contains(&format!("Rust {rust} or later")),
+        "the README's Rust version is Cargo.toml's {rust}"
+    );
+    assert!(
+        requirements.contains("venv"),
+        "python3's venv for make check"
+    );
+    let install = readme
+        .split("## Install\n")
+        .nth(1)
+        .expect("an Install section");
+    assert!(install.contains("make install") && install.contains("cargo install --path ."));
+    assert!(
+        readme.contains("--no-passthrough"),
+        "why the first command prints chatter, and how not to"
+    );
+}
