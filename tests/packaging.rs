@@ -8,8 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{python_subunit, python_subunit_in, run_with_input};
-use subunit_tools::{Event, Status, encode};
+use common::{python_subunit, python_subunit_in, results_stream, run_with_input};
+use subunit_tools::Status;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -68,16 +68,7 @@ fn an_installed_python_subunit_is_used_as_it_is() {
     assert!(said.contains("python-subunit 1.4.6 of"), "{said}");
     assert!(!dir.join("bin/pip").exists(), "no virtualenv made");
     // Its tools behave as the virtualenv's do, exit status included.
-    let mut stream = Vec::new();
-    for (id, status) in [("a", Status::Success), ("b", Status::Fail)] {
-        let event = Event {
-            status,
-            runnable: true,
-            test_id: Some(id),
-            ..Event::default()
-        };
-        encode(&event, &mut stream).expect("encode");
-    }
+    let stream = results_stream(&[("a", Status::Success), ("b", Status::Fail)]);
     for tool in ["subunit-stats", "subunit-ls", "subunit-2to1"] {
         let theirs = run_with_input(Command::new(venv_bin.join(tool)), &stream);
         let shim = run_with_input(Command::new(dir.join("bin").join(tool)), &stream);

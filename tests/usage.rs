@@ -10,8 +10,8 @@ use std::fs::OpenOptions;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use common::{ALL_COMMANDS, decode_all, ours, run_with_input};
-use subunit_tools::{Event, Status, encode};
+use common::{ALL_COMMANDS, decode_all, ours, results_stream, run_with_input};
+use subunit_tools::Status;
 
 fn stderr_text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -61,15 +61,10 @@ fn usage_errors_keep_clap_s_tips_and_usage() {
 /// A stream with chatter, one failing and one passing test.
 fn mixed_stream() -> Vec<u8> {
     let mut stream = b"build output\n".to_vec();
-    for (id, status) in [("a", Status::Fail), ("b", Status::Success)] {
-        let event = Event {
-            status,
-            runnable: true,
-            test_id: Some(id),
-            ..Event::default()
-        };
-        encode(&event, &mut stream).expect("encode");
-    }
+    stream.extend(results_stream(&[
+        ("a", Status::Fail),
+        ("b", Status::Success),
+    ]));
     stream
 }
 

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::cli::Error;
 use crate::os;
-use crate::ports::{self, EndReason, LeaseDir, LeaseEnd, PortError, PortSet, Process, Request};
+use crate::ports::{self, LeaseDir, LeaseEnd, PortError, PortSet, Process, Request};
 use crate::signals::Blocked;
 
 /// The command's name.
@@ -424,10 +424,6 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
 /// than an expiry that will never be reached.
 fn ends_text(end: LeaseEnd, now: u64) -> String {
     let within = |at: u64| format!("{}s", at.saturating_sub(now));
-    let why = |why: EndReason| match why {
-        EndReason::OwnerGone => "owner gone",
-        EndReason::LeaseCap => "lease cap",
-    };
     match end {
         LeaseEnd::WithOwner {
             not_before,
@@ -442,25 +438,23 @@ fn ends_text(end: LeaseEnd, now: u64) -> String {
             }
             text
         }
-        LeaseEnd::Grace { until, why: w } => format!("in {} (grace; {})", within(until), why(w)),
-        LeaseEnd::Ended { why: w } => format!("ended ({})", why(w)),
+        LeaseEnd::Grace { until, why: w } => {
+            format!("in {} (grace; {})", within(until), w.as_str())
+        }
+        LeaseEnd::Ended { why: w } => format!("ended ({})", w.as_str()),
     }
 }
 
 fn ends_json(end: LeaseEnd) -> serde_json::Value {
-    let why = |why: EndReason| match why {
-        EndReason::OwnerGone => "owner gone",
-        EndReason::LeaseCap => "lease cap",
-    };
     match end {
         LeaseEnd::WithOwner {
             not_before,
             at_most,
         } => json!({"when": "owner exits", "not_before": not_before, "at_most": at_most}),
         LeaseEnd::Grace { until, why: w } => {
-            json!({"when": "grace ends", "at": until, "because": why(w)})
+            json!({"when": "grace ends", "at": until, "because": w.as_str()})
         }
-        LeaseEnd::Ended { why: w } => json!({"when": "ended", "because": why(w)}),
+        LeaseEnd::Ended { why: w } => json!({"when": "ended", "because": w.as_str()}),
     }
 }
 

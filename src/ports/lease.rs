@@ -206,6 +206,16 @@ pub enum EndReason {
     LeaseCap,
 }
 
+impl EndReason {
+    /// How `list` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::OwnerGone => "owner gone",
+            EndReason::LeaseCap => "lease cap",
+        }
+    }
+}
+
 /// What a port's file in the lease directory holds: a lease, or why it is
 /// not one.
 pub type LeaseFile = Result<Lease, String>;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use subunit_tools::{Item, StreamReader};
+use subunit_tools::{Event, Item, Status, StreamReader, encode};
 
 /// `tests/data`: the test vectors and the corpus of real streams, kept in
 /// the repository so the tests need nothing outside it (see its README).
@@ -46,6 +46,21 @@ pub fn corpus() -> Vec<PathBuf> {
     files.sort();
     assert!(files.len() >= 4, "expected the corpus in tests/data/corpus");
     files
+}
+
+/// One packet per test, each runnable with its status and nothing else.
+pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
+    let mut stream = Vec::new();
+    for &(id, status) in results {
+        let event = Event {
+            status,
+            runnable: true,
+            test_id: Some(id),
+            ..Event::default()
+        };
+        encode(&event, &mut stream).expect("encode");
+    }
+    stream
 }
 
 /// Every command of ours.
