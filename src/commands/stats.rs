@@ -88,7 +88,10 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          test_time (the tests' durations added up, each from its first to its last \
          timestamp); route_codes (tests per route code); damaged_packets; \
          chatter_bytes; unfinished (the tests that never ended); and, with --slowest, \
-         slowest (test_id, route_code, seconds).",
+         slowest (test_id, route_code, seconds). Times are worked out in whole \
+         nanoseconds from the timestamps' integer seconds and nanoseconds, then written \
+         as the nearest double: 0.26149, not the 0.2614901065826416 of subtracting \
+         epoch seconds held as floats.",
     ),
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
