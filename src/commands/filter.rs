@@ -10,7 +10,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, FromArgMatches, Parser};
 use regex::Regex;
 
-use crate::cli::{self, DamageLog, Error};
+use crate::cli::{self, DamageLog, Error, V1Log};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Packet, Status};
 use crate::formats::v1::ContentType;
@@ -149,6 +149,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          not results: they are forwarded as they come, when they pass the id and tag \
          filters (see DIFFERENCES).",
     ),
+    cli::V1_INPUT_MAN,
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
         "python-subunit re-encodes what it forwards, losing exists packets and changing \
@@ -567,6 +568,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     let mut made = Vec::new();
     let mut grouper = Grouper::new();
     let mut damage = DamageLog::default();
+    let mut v1 = V1Log::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -609,6 +611,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
             }
         }
         damage.add(reader.get_ref(), reader.damage());
+        v1.add(reader.get_ref(), reader.looks_like_v1());
     }
     for test in grouper.finish() {
         write_test(&selection, &test, &mut made);
@@ -617,6 +620,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     out.write_all(&made)?;
     out.flush()?;
     damage.report(NAME);
+    v1.report(NAME);
     Ok(ExitCode::SUCCESS)
 }
 
