@@ -306,6 +306,63 @@ impl DamageLog {
     }
 }
 
+/// The man page section of every command that reports with [`V1Log`].
+pub const V1_INPUT_MAN: (&str, &str) = (
+    "V1 INPUT",
+    "An input that held no v2 packet at all, but whose chatter looks like the subunit \
+     v1 text protocol (a line starting with test: or testing:, and a line starting \
+     with an outcome: success:, successful:, failure:, error:, skip:, xfail: or \
+     uxsuccess:), is named once on standard error with a warning to convert it with \
+     subunit-1to2; otherwise a v1 stream would quietly hold no tests. Each input is \
+     looked at on its own, and only until its first packet. Nothing else changes: the \
+     output and the exit status are those of any input without packets. \
+     python-subunit gives no such warning.",
+);
+
+/// Inputs of a v2 command that held no packet at all but looked like
+/// subunit v1 text (`StreamReader::looks_like_v1`), named once at the end
+/// with a hint to convert them: otherwise a v1 stream would quietly count
+/// no tests.
+#[derive(Debug, Default)]
+pub struct V1Log {
+    inputs: Vec<String>,
+}
+
+impl V1Log {
+    /// Adds what a reader of `input` saw.
+    pub fn add(&mut self, input: &Input, looks_like_v1: bool) {
+        self.add_named(&input.name, looks_like_v1);
+    }
+
+    /// Adds what a reader of the input called `name` saw.
+    pub fn add_named(&mut self, name: &str, looks_like_v1: bool) {
+        if looks_like_v1 {
+            self.inputs.push(name.to_owned());
+        }
+    }
+
+    /// The one-line hint, if an input looked like v1.
+    pub fn message(&self) -> Option<String> {
+        let (it, looks) = match self.inputs.len() {
+            0 => return None,
+            1 => ("it", "it looks"),
+            _ => ("them", "they look"),
+        };
+        Some(format!(
+            "no subunit v2 packets in {}; {looks} like subunit v1 text: convert {it} with \
+             subunit-1to2",
+            self.inputs.join(", ")
+        ))
+    }
+
+    /// Writes the hint to stderr as `COMMAND: warning: ...`.
+    pub fn report(&self, command: &str) {
+        if let Some(message) = self.message() {
+            eprintln!("{command}: warning: {message}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +376,22 @@ mod tests {
             source: io::Error::from(io::ErrorKind::NotFound),
         };
         assert!(!is_broken_pipe(&err));
+    }
+
+    #[test]
+    fn v1_inputs_are_named_in_one_hint() {
+        let mut log = V1Log::default();
+        log.add_named("a.subunit", false);
+        assert_eq!(log.message(), None);
+        log.add_named("stdin", true);
+        assert_eq!(
+            log.message().unwrap(),
+            "no subunit v2 packets in stdin; it looks like subunit v1 text: convert it with \
+             subunit-1to2"
+        );
+        log.add_named("old.v1", true);
+        assert!(log.message().unwrap().starts_with(
+            "no subunit v2 packets in stdin, old.v1; they look like subunit v1 text: convert them"
+        ));
     }
 }

@@ -556,3 +556,96 @@ fn stats_names_tests_that_never_finished_on_stderr() {
         "subunit-stats: 1 test never finished (counted as failed): hung\n"
     );
 }
+
+/// v1 text as python-subunit's `subunit-2to1` writes it.
+const V1_TEXT: &[u8] = b"time: 2023-11-14 22:13:20.000000Z\ntest: calc.test_add\n\
+    time: 2023-11-14 22:13:21.000000Z\nsuccessful: calc.test_add [ multipart\n]\n\
+    test: calc.test_sub\nfailure: calc.test_sub [ multipart\n\
+    Content-Type: text/plain;charset=utf8\ntraceback\n5\r\nboom\n0\r\n]\n";
+
+fn v1_hint(command: &str, input: &str) -> String {
+    format!(
+        "{command}: warning: no subunit v2 packets in {input}; it looks like subunit v1 text: \
+         convert it with subunit-1to2\n"
+    )
+}
+
+#[test]
+fn v2_commands_say_once_when_the_input_looks_like_v1() {
+    for command in [
+        "subunit-stats",
+        "subunit-filter",
+        "subunit-2to1",
+        "subunit2json",
+    ] {
+        let out = run_with_input(ours(command), V1_TEXT);
+        assert_eq!(stderr_text(&out), v1_hint(command, "stdin"), "{command}");
+        // The hint changes nothing else.
+        assert_eq!(out.status.code(), Some(0), "{command}");
+    }
+    let out = run_with_input(ours("subunit-stats"), V1_TEXT);
+    assert!(stdout_text(&out).contains("Total tests:       0\n"));
+
+    // Several inputs: only the v1 one is named; per input for subunit-mux.
+    let v1 = temp_file("hint.v1", V1_TEXT);
+    let v2 = temp_file("hint.subunit", &test_event("t", Status::Success, 0));
+    for command in ["subunit-stats", "subunit-mux"] {
+        let out = ours(command).arg(&v2).arg(&v1).output().expect("run");
+        assert_eq!(
+            stderr_text(&out),
+            v1_hint(command, &v1.display().to_string()),
+            "{command}"
+        );
+        let out = ours(command).arg(&v2).arg(&v2).output().expect("run");
+        assert_eq!(stderr_text(&out), "", "{command} on v2 only");
+    }
+    let out = ours("subunit-mux")
+        .args(["--command", &format!("cat {}", v1.display())])
+        .args(["--command", &format!("cat {} >&2", v1.display())])
+        .output()
+        .expect("run");
+    assert_eq!(
+        stderr_text(&out),
+        v1_hint(
+            "subunit-mux",
+            &format!("the output of 'cat {}'", v1.display())
+        ),
+        "a command's stderr is not a stream"
+    );
+    std::fs::remove_file(v1).ok();
+    std::fs::remove_file(v2).ok();
+}
+
+#[test]
+fn no_v1_hint_for_v2_streams_other_text_or_subunit_wrap() {
+    // One packet anywhere makes the stream v2, however much v1 is around it.
+    let mut mixed = V1_TEXT.to_vec();
+    mixed.extend(test_event("t", Status::Success, 0));
+    mixed.extend_from_slice(V1_TEXT);
+    let build_log: &[u8] = b"cc -c calc.c\ncalc.c:3: error: expected ';'\nerror: build failed\n\
+        make: *** [all] Error 1\nrunning test: calc\n";
+    let indented: Vec<u8> = V1_TEXT
+        .split_inclusive(|&b| b == b'\n')
+        .flat_map(|line| [&b"  "[..], line].concat())
+        .collect();
+    for (what, input) in [
+        ("a v2 stream with v1 text", &mixed[..]),
+        ("a build log", build_log),
+        ("v1 words not at a line start", &indented),
+        ("nothing", b""),
+    ] {
+        for command in [
+            "subunit-stats",
+            "subunit-filter",
+            "subunit-2to1",
+            "subunit2json",
+        ] {
+            let out = run_with_input(ours(command), input);
+            assert_eq!(stderr_text(&out), "", "{command} on {what}");
+        }
+    }
+    // subunit-wrap takes text that is not subunit by design.
+    let out = run_with_input(ours("subunit-wrap"), V1_TEXT);
+    assert!(out.status.success());
+    assert_eq!(stderr_text(&out), "", "subunit-wrap");
+}

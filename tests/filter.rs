@@ -8,6 +8,8 @@
 //! - What we forward is the input, byte for byte: every packet is one of
 //!   the input's, a kept test's packets come complete and in input order,
 //!   a dropped test's not at all; the only new packets wrap chatter.
+//!   Exists packets go on when their id and tags pass the id and tag
+//!   filters (python's filter drops them all).
 //! - `--fixup-expected-failures` and `--rename` change only the field they
 //!   are about.
 //! - Bad regular expressions and missing files are usage errors (exit 2).
@@ -821,7 +823,14 @@ fn edge_cases_select_what_python_selects() {
 
 /// Checks that `output` is `input` filtered: see the module comment.
 /// Returns how many tests were kept.
-fn assert_forwarded_verbatim(label: &str, input: &[u8], output: &[u8], passthrough: bool) -> usize {
+/// `listed` says which exists packets pass the id and tag filters.
+fn assert_forwarded_verbatim(
+    label: &str,
+    input: &[u8],
+    output: &[u8],
+    passthrough: bool,
+    listed: fn(&OwnedEvent) -> bool,
+) -> usize {
     let inp = decode_all(input);
     let out = decode_all(output);
     if let Some(pos) = out.iter().position(|i| matches!(i, Decoded::Chatter(_))) {
@@ -853,22 +862,36 @@ fn assert_forwarded_verbatim(label: &str, input: &[u8], output: &[u8], passthrou
         );
     }
 
-    // Exists packets: all of them, as they were, in order.
+    // Exists packets: those that pass the id and tag filters, as they
+    // were, in order.
     let exists = |items: &[Decoded]| -> Vec<Vec<u8>> {
         items
             .iter()
             .filter_map(|i| match i {
-                Decoded::Packet(e, raw) if e.test_id.is_some() && e.status == Status::Exists => {
+                Decoded::Packet(e, raw)
+                    if e.test_id.is_some() && e.status == Status::Exists && listed(e) =>
+                {
                     Some(raw.clone())
                 }
                 _ => None,
             })
             .collect()
     };
+    let (forwarded, expected) = (exists(&out), exists(&inp));
+    let in_exists = inp
+        .iter()
+        .filter(|i| matches!(i, Decoded::Packet(e, _) if e.status == Status::Exists))
+        .count();
+    assert!(in_exists > 10, "{label}: the input has exists packets");
     assert_eq!(
-        exists(&out),
-        exists(&inp),
+        forwarded, expected,
         "{label}: exists packets not forwarded as they were"
+    );
+    assert!(
+        out.iter().all(
+            |i| !matches!(i, Decoded::Packet(e, _) if e.status == Status::Exists && !listed(e))
+        ),
+        "{label}: an exists packet the filters drop was forwarded"
     );
 
     // Outside tests: the input's packets as they were, chatter wrapped as
@@ -956,30 +979,116 @@ fn kept_packets_are_the_inputs_byte_for_byte() {
         "seed 6: the input should have chatter and packets without a test id"
     );
     let total = |bytes: &[u8]| group_tests(&decode_all(bytes)).len();
-    let option_sets: [(&[&str], bool); 8] = [
-        (&[], true),
-        (&["-s", "--xfail"], true),
-        (&["-F"], false),
-        (&["-s", "--no-passthrough"], false),
-        (&["--xfail", "-m", "Traceback"], true),
-        (&["-s", "--with-tag", "worker-1"], true),
-        (&["--without-tag", "worker-1", "--no-skip"], true),
-        (&["-F", "--passthrough"], true),
+    // The generated exists packets have no tags, and their ids never say
+    // Traceback.
+    type Listed = fn(&OwnedEvent) -> bool;
+    let all: Listed = |_| true;
+    let none: Listed = |_| false;
+    let option_sets: [(&[&str], bool, Listed); 8] = [
+        (&[], true, all),
+        (&["-s", "--xfail"], true, all),
+        (&["-F"], false, all),
+        (&["-s", "--no-passthrough"], false, all),
+        (&["--xfail", "-m", "Traceback"], true, none),
+        (&["-s", "--with-tag", "worker-1"], true, none),
+        (&["--without-tag", "worker-1", "--no-skip"], true, all),
+        (&["-F", "--passthrough"], true, all),
     ];
     for (name, input) in [
         ("seed 5 with route codes, no chatter", &plain),
         ("seed 6 with chatter", &chatty),
     ] {
-        let all = total(input);
-        for (args, passthrough) in option_sets {
+        let tests = total(input);
+        for (args, passthrough, listed) in option_sets {
             let label = format!("subunit-filter {args:?} on {name}");
             let output = run_ours(&label, &strings(args), input);
-            let kept = assert_forwarded_verbatim(&label, input, &output, passthrough);
+            let kept = assert_forwarded_verbatim(&label, input, &output, passthrough, listed);
             assert!(kept > 0, "{label}: no test kept");
             if args != ["-s", "--xfail"] {
-                assert!(kept < all, "{label}: no test dropped");
+                assert!(kept < tests, "{label}: no test dropped");
             }
         }
+    }
+}
+
+/// Enumeration packets go on when their id and tags pass the id and tag
+/// filters, whatever the outcome switches say; --with and --without search
+/// the (renamed) test id alone. Read back by python's `subunit-ls
+/// --exists`, which lists the tests that exist and those that ran.
+#[test]
+fn exists_packets_pass_only_the_id_and_tag_filters() {
+    let Some(py) = common::python_subunit() else {
+        return;
+    };
+    let tests: [(&str, &[&str], Status); 3] = [
+        ("test_calc.A.test_add", &["unit"], Status::Success),
+        ("test_calc.A.test_sub", &["slow", "unit"], Status::Fail),
+        ("test_io.B.test_read", &["io"], Status::Fail),
+    ];
+    let mut input = Vec::new();
+    for status in [Status::Exists, Status::InProgress, Status::Unset] {
+        for (id, tags, outcome) in tests {
+            OwnedEvent {
+                status: if status == Status::Unset {
+                    outcome
+                } else {
+                    status
+                },
+                runnable: true,
+                test_id: Some(id.to_owned()),
+                tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+                ..OwnedEvent::default()
+            }
+            .encode(&mut input);
+        }
+    }
+    let (add, sub, read) = (
+        "test_calc.A.test_add",
+        "test_calc.A.test_sub",
+        "test_io.B.test_read",
+    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (&[], &[add, read, read, sub, sub]),
+        (&["-m", "test_calc"], &[add, sub, sub]),
+        (&["--without", "test_calc"], &[read, read]),
+        (&["--with-tag", "unit"], &[add, sub, sub]),
+        (&["--with-tag", "unit", "--without-tag", "slow"], &[add]),
+        (&["--without-tag", "unit"], &[read, read]),
+        // Outcome switches do not apply to exists packets.
+        (&["-F", "-m", "test_calc"], &[add, sub, sub]),
+        (&["--no-failure", "-m", "test_calc"], &[add, sub]),
+        // The text searched is the id alone: no outcome name.
+        (&["-s", "-m", "success"], &[add]),
+        (&["-m", "None"], &[read, sub]),
+        // The id as forwarded, renamed.
+        (
+            &["-s", "--rename", "^test_calc", "calc", "-m", "^calc"],
+            &[
+                "calc.A.test_add",
+                "calc.A.test_add",
+                "calc.A.test_sub",
+                "calc.A.test_sub",
+            ],
+        ),
+    ];
+    for (args, expected) in cases {
+        let label = format!("subunit-filter {args:?} | subunit-ls --exists");
+        let output = run_ours(&label, &strings(args), &input);
+        let mut ls = Command::new(py.join("subunit-ls"));
+        ls.arg("--exists");
+        let listed = run_with_input(ls, &output);
+        // subunit-ls exits 1 when a listed test failed.
+        assert!(
+            matches!(listed.status.code(), Some(0 | 1)) && listed.stderr.is_empty(),
+            "{label}: subunit-ls failed: {}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+        let text = String::from_utf8(listed.stdout).expect("UTF-8");
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        let mut expected = expected.to_vec();
+        expected.sort_unstable();
+        assert_eq!(lines, expected, "{label}");
     }
 }
 

@@ -10,7 +10,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, FromArgMatches, Parser};
 use regex::Regex;
 
-use crate::cli::{self, DamageLog, Error};
+use crate::cli::{self, DamageLog, Error, V1Log};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Packet, Status};
 use crate::formats::v1::ContentType;
@@ -157,12 +157,21 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          --fixup-expected-failures (the final status) make a packet be written anew. \
          A test's packets are held only until its outcome is known, so memory grows with \
          the tests in progress, not with the stream. Enumeration (exists) packets are \
-         not results: they are forwarded as they come.",
+         not results: they are forwarded as they come, when they pass the id and tag \
+         filters (see DIFFERENCES).",
     ),
+    cli::V1_INPUT_MAN,
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
         "python-subunit re-encodes what it forwards, losing exists packets and changing \
-         how attachments are split. A test still running at the end is forwarded as it \
+         how attachments are split. Here an exists packet is forwarded when its test id \
+         and tags pass the id and tag filters, so subunit-filter -m test_calc | subunit-ls \
+         --exists lists only the test_calc tests; the outcome switches (-s, -F, \
+         --no-skip, ...) do not apply to it. --with-tag and --without-tag look at the \
+         packet's own tags. --with and --without search its test id alone, after \
+         --rename: no outcome name, no None, no attachments (an exists packet has no \
+         outcome), so -m test_calc keeps test_calc.A.test_add's exists packet while -m \
+         success or -m Traceback keeps none. A test still running at the end is forwarded as it \
          was, without the fail status python-subunit adds (unless \
          --fixup-expected-failures makes it an expected failure, which is added). \
          --rename renames every test; python-subunit leaves skipped, expected-failure \
@@ -347,25 +356,36 @@ impl Selection {
         if !allowed {
             return false;
         }
-        if !self.with_tags.is_empty() || !self.without_tags.is_empty() {
-            let tags = test.tags();
-            if !self.with_tags.iter().all(|t| tags.contains(&t.as_str())) {
-                return false;
-            }
-            if self.without_tags.iter().any(|t| tags.contains(&t.as_str())) {
-                return false;
-            }
+        if (!self.with_tags.is_empty() || !self.without_tags.is_empty())
+            && !self.tags_pass(&test.tags())
+        {
+            return false;
         }
         if self.with.is_some() || self.without.is_some() {
             let text = format!("{seen_id}{}None{}", outcome.name(), python_details(test));
-            if self.with.as_ref().is_some_and(|re| !re.is_match(&text)) {
-                return false;
-            }
-            if self.without.as_ref().is_some_and(|re| re.is_match(&text)) {
-                return false;
-            }
+            return self.text_passes(&text);
         }
         true
+    }
+
+    /// Whether an enumeration (exists) packet goes on: the outcome switches
+    /// do not apply to it, the tag filters look at its own tags, and
+    /// --with and --without search its test id (as forwarded, renamed)
+    /// alone, as it has no outcome or attachments.
+    fn lists(&self, renamed: &str, tags: &[&str]) -> bool {
+        self.tags_pass(tags) && self.text_passes(renamed)
+    }
+
+    /// --with-tag (all of them) and --without-tag (none of them).
+    fn tags_pass(&self, tags: &[&str]) -> bool {
+        self.with_tags.iter().all(|t| tags.contains(&t.as_str()))
+            && !self.without_tags.iter().any(|t| tags.contains(&t.as_str()))
+    }
+
+    /// --with (one of them matches) and --without (none matches).
+    fn text_passes(&self, text: &str) -> bool {
+        self.with.as_ref().is_none_or(|re| re.is_match(text))
+            && !self.without.as_ref().is_some_and(|re| re.is_match(text))
     }
 }
 
@@ -559,6 +579,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     let mut made = Vec::new();
     let mut grouper = Grouper::new();
     let mut damage = DamageLog::default();
+    let mut v1 = V1Log::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -572,7 +593,10 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
                 }
                 Item::Packet(packet) if packet.status() == Status::Exists => {
                     let renamed = selection.rename(packet.test_id().unwrap_or_default());
-                    write_packet(&packet, Some(&renamed), None, &mut made);
+                    let tags: Vec<&str> = packet.tags().map(Iterator::collect).unwrap_or_default();
+                    if selection.lists(&renamed, &tags) {
+                        write_packet(&packet, Some(&renamed), None, &mut made);
+                    }
                 }
                 Item::Packet(packet) => {
                     if let Some(test) = grouper.add(&packet) {
@@ -598,6 +622,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
             }
         }
         damage.add(reader.get_ref(), reader.damage());
+        v1.add(reader.get_ref(), reader.looks_like_v1());
     }
     for test in grouper.finish() {
         write_test(&selection, &test, &mut made);
@@ -606,6 +631,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     out.write_all(&made)?;
     out.flush()?;
     damage.report(NAME);
+    v1.report(NAME);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,7 +11,7 @@ use std::thread::{self, JoinHandle};
 
 use clap::{ArgMatches, FromArgMatches, Parser};
 
-use crate::cli::{self, DamageLog, Error, Input};
+use crate::cli::{self, DamageLog, Error, Input, V1Log};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
@@ -77,7 +77,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          and as a failing test named after the command, with its route code and an \
          exit-status attachment. When the output is closed, the commands' process groups \
          are sent SIGTERM; when subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
-         sends it to them and ends by it.",
+         sends it to them and ends by it. A command's standard error is text by nature: \
+         it is not looked at for v1 text (see V1 INPUT).",
     ),
     (
         "FLOW",
@@ -89,6 +90,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          large to carry its new route code (4 MiB without file content to split) is \
          kept as chatter of its input, with a warning.",
     ),
+    cli::V1_INPUT_MAN,
     (
         "EXIT STATUS",
         "0 when every input ended and every command exited with 0; else the first \
@@ -205,6 +207,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     written?;
 
     let mut damage = DamageLog::default();
+    let mut v1 = V1Log::default();
     let mut unroutable = 0;
     let mut status = 0;
     let mut failed = None;
@@ -216,6 +219,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
             Ok(ended) => {
                 for (name, seen) in ended.seen {
                     damage.add_named(&name, seen.damage);
+                    v1.add_named(&name, seen.looks_like_v1);
                     unroutable += seen.unroutable;
                 }
                 if let Some(code) = ended.status.filter(|&c| c != 0) {
@@ -231,6 +235,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
         }
     }
     damage.report(NAME);
+    v1.report(NAME);
     if unroutable > 0 {
         eprintln!(
             "{NAME}: warning: {unroutable} packet(s) too large to take a route code were kept as chatter"
@@ -363,10 +368,12 @@ fn run_command(
     let stdout = child.stdout.take().expect("piped");
     let label = format!("the output of '{command}'");
     let stdout_seen = pump(stdout, stdout_wrapper, routing, tx).map_err(Error::reading(&label))?;
-    let stderr_seen = stderr_thread
+    let mut stderr_seen = stderr_thread
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .map_err(Error::reading(&format!("the errors of '{command}'")))?;
+    // Standard error is text by nature, not a stream meant to be v2.
+    stderr_seen.looks_like_v1 = false;
     // Wait for the end without reaping the command, so its pid cannot be
     // reused while it is still on the list of commands to stop.
     loop {

@@ -10,7 +10,7 @@ use std::thread;
 use clap::Parser;
 use serde_json::json;
 
-use crate::cli::{self, DamageLog, Error};
+use crate::cli::{self, DamageLog, Error, V1Log};
 use crate::codec::batch::PacketBatch;
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Packet, Status};
@@ -88,8 +88,12 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          test_time (the tests' durations added up, each from its first to its last \
          timestamp); route_codes (tests per route code); damaged_packets; \
          chatter_bytes; unfinished (the tests that never ended); and, with --slowest, \
-         slowest (test_id, route_code, seconds).",
+         slowest (test_id, route_code, seconds). Times are worked out in whole \
+         nanoseconds from the timestamps' integer seconds and nanoseconds, then written \
+         as the nearest double: 0.26149, not the 0.2614901065826416 of subtracting \
+         epoch seconds held as floats.",
     ),
+    cli::V1_INPUT_MAN,
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
         "Several files may be given; they are read in order as one run. Damaged packets \
@@ -151,6 +155,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
 
     let mut batch = PacketBatch::new();
     let mut damage = DamageLog::default();
+    let mut v1 = V1Log::default();
     let mut chatter_bytes = 0u64;
     let mut scratch = Vec::new();
     for input in inputs {
@@ -175,6 +180,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
             }
         }
         damage.add(reader.get_ref(), reader.damage());
+        v1.add(reader.get_ref(), reader.looks_like_v1());
     }
     let _ = full_tx.send(batch);
     drop(full_tx);
@@ -199,6 +205,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     summary_out.flush()?;
     out.flush()?;
     damage.report(NAME);
+    v1.report(NAME);
     if !args.json {
         report_unfinished(&summary);
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{self, DamageLog, Error};
+use crate::cli::{self, DamageLog, Error, V1Log};
 use crate::formats::json::JsonLines;
 use crate::stream::reader::{Item, StreamReader};
 
@@ -49,6 +49,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          is lost. The number of damaged packets and the offset of the first are reported \
          once on standard error.",
     ),
+    cli::V1_INPUT_MAN,
     (
         "EXIT STATUS",
         "0 on success, also when standard output is closed early (as by head); \
@@ -62,6 +63,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let mut out = cli::stdout();
     let mut lines = JsonLines::new();
     let mut damage = DamageLog::default();
+    let mut v1 = V1Log::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -79,8 +81,10 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         }
         lines.end_chatter(&mut out)?;
         damage.add(reader.get_ref(), reader.damage());
+        v1.add(reader.get_ref(), reader.looks_like_v1());
     }
     out.flush()?;
     damage.report(NAME);
+    v1.report(NAME);
     Ok(ExitCode::SUCCESS)
 }

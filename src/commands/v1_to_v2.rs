@@ -1,15 +1,16 @@
 //! `subunit-1to2`: v1 text as a v2 stream (SPEC section 4).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use crate::cli::{self, Error};
+use crate::codec::decode::decode;
 use crate::codec::encode::{Event, encode};
-use crate::codec::packet::{Status, Timestamp};
+use crate::codec::packet::{SIGNATURE, Status, Timestamp};
 use crate::formats::v1::{V1Event, V1Parser};
 use crate::stream::wrap::{WrapOptions, Wrapper};
 
@@ -25,8 +26,10 @@ pub const NAME: &str = "subunit-1to2";
     long_about = "Convert the subunit v1 text protocol to a v2 stream, as python-subunit's \
                   subunit-1to2 does: test: becomes an inprogress packet, the outcome its \
                   attachments and a final status with the tags in force, tags: and time: \
-                  apply to what follows. Text that is not protocol becomes stdout file \
-                  packets, so nothing is lost and the output is all subunit."
+                  apply to what follows. v2 packets in the input (python -m subunit.run \
+                  writes v2) pass through byte for byte where they stand. Text that is not \
+                  protocol becomes stdout file packets, so nothing is lost and the output is \
+                  all subunit."
 )]
 pub struct Args {
     /// Streams to read, in order, as one; stdin when none are given or for `-`.
@@ -42,8 +45,15 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
-        "Text that is not protocol becomes stdout file packets rather than raw bytes in \
-         the middle of the v2 output. Each chunk of a multipart attachment becomes its \
+        "A v2 packet that starts a line, or follows another packet, is passed on whole, \
+         byte for byte, where it stands: also between a test: line and its outcome, where \
+         the v1 test stays open around it. python-subunit passes such packets on too, but \
+         as the lines it cuts them into, so a packet whose content holds a line that \
+         looks like v1 (success: a) is read as protocol there and comes out broken. Inside \
+         a details block (from failure: a [ to its ]) every byte is the block's, a \
+         packet's too, as in python-subunit. A candidate that is not a valid packet is v1 \
+         text like any other line. Text that is not protocol becomes stdout file \
+         packets rather than raw bytes in the middle of the v2 output. Each chunk of a multipart attachment becomes its \
          own file packet, so that subunit-2to1 writes the same chunks back. Events before \
          the first time: line carry no timestamp (python-subunit stamps them with the \
          current time). A malformed details block (a bad chunk header or Content-Type \
@@ -95,28 +105,33 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let mut converter = Converter::default();
     let mut events = Vec::new();
     let mut made = Vec::new();
-    let mut line = Vec::new();
-    for input in inputs {
-        let name = input.name().to_owned();
-        let mut reader = BufReader::with_capacity(64 * 1024, input);
+    let mut pieces = Pieces::default();
+    for mut input in inputs {
+        pieces.reset();
         loop {
-            line.clear();
-            // Flush before a read that may wait (a live producer).
-            if reader.buffer().is_empty() {
-                chatter.flush(&mut made);
-                out.write_all(&made)?;
-                made.clear();
-                out.flush()?;
+            match pieces.next(!parser.in_details()) {
+                Piece::Packet(packet) => {
+                    // Passed on where it stands, byte for byte, as
+                    // python-subunit passes on what is not v1.
+                    chatter.before_packet(&mut made);
+                    made.extend_from_slice(packet);
+                }
+                Piece::Line(line) => {
+                    parser.line(line, &mut events);
+                    converter.convert(&mut events, &mut chatter, &mut made);
+                }
+                Piece::More => {
+                    // Flush before a read that may wait (a live producer).
+                    chatter.flush(&mut made);
+                    out.write_all(&made)?;
+                    made.clear();
+                    out.flush()?;
+                    pieces
+                        .fill(&mut input)
+                        .map_err(Error::reading(input.name()))?;
+                }
+                Piece::End => break,
             }
-            if reader
-                .read_until(b'\n', &mut line)
-                .map_err(Error::reading(&name))?
-                == 0
-            {
-                break;
-            }
-            parser.line(&line, &mut events);
-            converter.convert(&mut events, &mut chatter, &mut made);
             if made.len() >= 64 * 1024 {
                 out.write_all(&made)?;
                 made.clear();
@@ -137,6 +152,96 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What comes next in an input.
+#[derive(Debug, PartialEq, Eq)]
+enum Piece<'a> {
+    /// A valid v2 packet at a line start, whole.
+    Packet(&'a [u8]),
+    /// A line with its newline (the input's last may lack one).
+    Line(&'a [u8]),
+    /// Nothing can be decided without more input: [`Pieces::fill`].
+    More,
+    /// The input ended and everything was handed on.
+    End,
+}
+
+/// Cuts one input into lines and the v2 packets that start a line (or
+/// follow another packet: every piece ends at a line start). A packet may
+/// hold newlines, so the buffer is scanned here rather than read by lines;
+/// it grows to hold a whole candidate (at most 4 MiB) or a whole line.
+#[derive(Debug, Default)]
+struct Pieces {
+    buf: Vec<u8>,
+    /// `buf[start..end]` is not handed on yet.
+    start: usize,
+    end: usize,
+    /// `buf[start..start + searched]` holds no newline.
+    searched: usize,
+    eof: bool,
+}
+
+impl Pieces {
+    /// Ready for the next input, keeping the buffer.
+    fn reset(&mut self) {
+        (self.start, self.end, self.searched, self.eof) = (0, 0, 0, false);
+    }
+
+    /// The next piece; `packets` says whether a packet may start here (not
+    /// inside a v1 details block).
+    fn next(&mut self, packets: bool) -> Piece<'_> {
+        let pending = &self.buf[self.start..self.end];
+        if pending.is_empty() {
+            return if self.eof { Piece::End } else { Piece::More };
+        }
+        if packets && pending[0] == SIGNATURE && self.searched == 0 {
+            match decode(pending) {
+                Ok(Some(packet)) => {
+                    let len = packet.len();
+                    let at = self.start;
+                    self.start += len;
+                    return Piece::Packet(&self.buf[at..at + len]);
+                }
+                Ok(None) if !self.eof => return Piece::More,
+                // Not a packet: v1 text (chatter) like any other line.
+                Ok(None) | Err(_) => {}
+            }
+        }
+        let len = match memchr::memchr(b'\n', &pending[self.searched..]) {
+            Some(i) => self.searched + i + 1,
+            None if self.eof => pending.len(),
+            None => {
+                self.searched = pending.len();
+                return Piece::More;
+            }
+        };
+        let at = self.start;
+        self.start += len;
+        self.searched = 0;
+        Piece::Line(&self.buf[at..at + len])
+    }
+
+    /// Reads more of `input` after what is pending, making room first.
+    fn fill(&mut self, input: &mut impl Read) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            self.buf.resize((self.buf.len() * 2).max(64 * 1024), 0);
+        }
+        loop {
+            match input.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            return Ok(());
+        }
+    }
 }
 
 /// Turns v1 events into packets the way testtools' ExtendedToStreamDecorator
@@ -229,5 +334,69 @@ impl Converter {
                 out,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that hands out one byte per read.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    fn pieces(input: &[u8], packets: bool) -> Vec<(bool, Vec<u8>)> {
+        let (mut source, mut pieces, mut out) = (Trickle(input), Pieces::default(), Vec::new());
+        loop {
+            match pieces.next(packets) {
+                Piece::Packet(p) => out.push((true, p.to_vec())),
+                Piece::Line(l) => out.push((false, l.to_vec())),
+                Piece::More => pieces.fill(&mut source).unwrap(),
+                Piece::End => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn packets_at_line_starts_are_cut_out_whole_however_the_input_comes() {
+        let mut packet = Vec::new();
+        let event = Event {
+            test_id: Some("a"),
+            file: Some(("log", b"one\ntwo\n\xb3\n")),
+            ..Event::default()
+        };
+        encode(&event, &mut packet).unwrap();
+        let mut input = b"test: a\n".to_vec();
+        input.extend_from_slice(&packet);
+        input.extend_from_slice(&packet);
+        input.extend_from_slice(b"text ");
+        input.extend_from_slice(&packet);
+        input.extend_from_slice(b"\n\xb3 no packet\nlast");
+        let text_lines = |bytes: &[u8]| -> Vec<(bool, Vec<u8>)> {
+            bytes
+                .split_inclusive(|&b| b == b'\n')
+                .map(|l| (false, l.to_vec()))
+                .collect()
+        };
+        let mut expected = text_lines(b"test: a\n");
+        expected.push((true, packet.clone()));
+        expected.push((true, packet.clone()));
+        // After text, a packet is only text (its lines, one of them
+        // starting with a signature byte that is no packet either).
+        let after_text = [&b"text "[..], &packet, b"\n\xb3 no packet\nlast"].concat();
+        expected.extend(text_lines(&after_text));
+        assert_eq!(pieces(&input, true), expected);
+        // Inside a details block there are only lines.
+        assert_eq!(pieces(&input, false), text_lines(&input));
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{self, DamageLog, Error};
+use crate::cli::{self, DamageLog, Error, V1Log};
 use crate::codec::packet::Status;
 use crate::formats::v1::V1Writer;
 use crate::results::group::Grouper;
@@ -42,6 +42,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "Read a run with a v1 tool:\n\n    subunit-2to1 run.subunit | subunit-ls\n\n\
          Round trip:\n\n    subunit-2to1 run.subunit | subunit-1to2 > again.subunit",
     ),
+    cli::V1_INPUT_MAN,
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
         "For a stream without chatter the output is python-subunit's byte for byte, \
@@ -65,6 +66,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let writer = V1Writer;
     let mut text = Vec::new();
     let mut damage = DamageLog::default();
+    let mut v1 = V1Log::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -89,6 +91,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
             }
         }
         damage.add(reader.get_ref(), reader.damage());
+        v1.add(reader.get_ref(), reader.looks_like_v1());
     }
     for test in grouper.finish() {
         text.clear();
@@ -97,5 +100,6 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     }
     out.flush()?;
     damage.report(NAME);
+    v1.report(NAME);
     Ok(ExitCode::SUCCESS)
 }

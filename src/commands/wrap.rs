@@ -205,6 +205,9 @@ fn filter(args: &Args) -> Result<ExitCode, Error> {
             }
         }
         damage.add(reader.get_ref(), reader.damage());
+        // No V1Log hint here, unlike the other commands that read v2:
+        // subunit-wrap's job is to take text that is not subunit, and v1
+        // text wrapped as stdout packets is a fair thing to ask of it.
     }
     wrapper.finish(&mut made);
     out.write_all(&made)?;

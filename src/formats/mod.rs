@@ -1,6 +1,6 @@
 //! Other formats that carry test results, each read or written in one
 //! place for every command: the v1 text protocol, JSON Lines, automake's
-//! result lines and TAP.
+//! result lines and TAP; and a cheap look at whether chatter is v1 text.
 //!
 //! Layer: uses [`crate::codec`] and [`crate::results`]; no I/O.
 
@@ -8,3 +8,4 @@ pub mod automake;
 pub mod json;
 pub mod tap;
 pub mod v1;
+pub mod v1_sniff;

@@ -358,6 +358,13 @@ impl V1Parser {
         self.malformed
     }
 
+    /// Whether a details block (`failure: a [` up to its `]`) is open:
+    /// every byte up to its end is the block's, even one that looks like a
+    /// v2 packet (as in python-subunit).
+    pub fn in_details(&self) -> bool {
+        matches!(self.state, State::Simple { .. } | State::Multipart { .. })
+    }
+
     /// Takes one line, with its newline (the last line of the input may
     /// lack one), and appends what it says to `events`.
     pub fn line(&mut self, line: &[u8], events: &mut Vec<V1Event>) {

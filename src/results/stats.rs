@@ -45,7 +45,24 @@ pub struct Timed {
 impl Timed {
     /// The duration in seconds.
     pub fn seconds(&self) -> f64 {
-        self.nanos as f64 / 1e9
+        seconds(u128::from(self.nanos))
+    }
+}
+
+/// Nanoseconds from `first` to `last` (0 if `last` is earlier).
+fn nanos_between(first: Timestamp, last: Timestamp) -> u64 {
+    let nanos = |t: Timestamp| i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+    u64::try_from(nanos(last) - nanos(first)).unwrap_or(0)
+}
+
+/// Nanoseconds as seconds: one correctly rounded division of exact
+/// integers, so durations up to days print as their exact decimal
+/// (0.26149, not 0.2614901065826416).
+fn seconds(nanos: u128) -> f64 {
+    let (whole, part) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
+    match u64::try_from(nanos) {
+        Ok(n) if n < 1 << 53 => n as f64 / 1e9,
+        _ => whole as f64 + part as f64 / 1e9,
     }
 }
 
@@ -252,8 +269,7 @@ impl Summary {
             }
         }
         if let (Some(first), Some(last)) = (record.first, record.last) {
-            let nanos = |t: Timestamp| i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
-            let nanos = u64::try_from(nanos(last) - nanos(first)).unwrap_or(0);
+            let nanos = nanos_between(first, last);
             self.test_nanos += u128::from(nanos);
             self.keep_if_slow(nanos, &test.test_id, test.route_code.as_deref());
         }
@@ -314,15 +330,18 @@ impl Summary {
         tags
     }
 
-    /// Wall-clock time from the earliest to the latest timestamp, in seconds.
+    /// Wall-clock time from the earliest to the latest timestamp, in seconds:
+    /// the nearest `f64` to the exact difference, worked out in integer
+    /// nanoseconds (epoch seconds as `f64` keep only about 0.2 us).
     pub fn run_time(&self) -> Option<f64> {
         let (first, last) = (self.earliest?, self.latest?);
-        Some(last.as_secs_f64() - first.as_secs_f64())
+        Some(seconds(u128::from(nanos_between(first, last))))
     }
 
-    /// The durations of all tests added up, in seconds.
+    /// The durations of all tests added up, in seconds (summed in integer
+    /// nanoseconds, so no rounding builds up).
     pub fn test_time(&self) -> f64 {
-        self.test_nanos as f64 / 1e9
+        seconds(self.test_nanos)
     }
 
     /// Tests per route code.

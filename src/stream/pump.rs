@@ -30,6 +30,8 @@ pub struct Pumped {
     /// Packets that could not take their new route code (too large, with
     /// no file content to split), wrapped as chatter so nothing is lost.
     pub unroutable: u64,
+    /// No packet came and the chatter looked like subunit v1 text.
+    pub looks_like_v1: bool,
 }
 
 /// Reads `source` to its end, sending whole packets to `tx`: a batch
@@ -89,6 +91,7 @@ pub fn pump<R: Read + AsFd>(
     Ok(Pumped {
         damage: reader.damage(),
         unroutable,
+        looks_like_v1: reader.looks_like_v1(),
     })
 }
 

@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::codec::decode::{self, Invalid};
 use crate::codec::packet::{Layout, MAX_PACKET_LEN, Packet, SIGNATURE};
+use crate::formats::v1_sniff::V1Sniffer;
 
 /// What the reader hands on.
 #[derive(Debug)]
@@ -68,6 +69,8 @@ pub struct StreamReader<R> {
     handed_on: bool,
     text: Utf8Tracker,
     damage: Option<Damage>,
+    /// Whether the stream is v1 text given to a v2 reader.
+    v1: V1Sniffer,
 }
 
 impl<R: Read> StreamReader<R> {
@@ -84,6 +87,7 @@ impl<R: Read> StreamReader<R> {
             handed_on: false,
             text: Utf8Tracker::default(),
             damage: None,
+            v1: V1Sniffer::new(),
         }
     }
 
@@ -92,12 +96,17 @@ impl<R: Read> StreamReader<R> {
     pub fn next(&mut self) -> io::Result<Option<Item<'_>>> {
         let item = match self.advance()? {
             Step::Packet { at, layout, len } => {
+                self.v1.packet();
                 Item::Packet(Packet::from_parts(&self.buf[at..at + len], layout))
             }
-            Step::Chatter { at, len } => Item::Chatter(Chatter {
-                bytes: &self.buf[at..at + len],
-                offset: self.base + at as u64,
-            }),
+            Step::Chatter { at, len } => {
+                let bytes = &self.buf[at..at + len];
+                self.v1.chatter(bytes);
+                Item::Chatter(Chatter {
+                    bytes,
+                    offset: self.base + at as u64,
+                })
+            }
             Step::Idle => Item::Idle,
             Step::End => return Ok(None),
         };
@@ -107,6 +116,13 @@ impl<R: Read> StreamReader<R> {
     /// Damaged candidates so far, if any.
     pub fn damage(&self) -> Option<Damage> {
         self.damage
+    }
+
+    /// Whether the stream so far held no packet and its chatter looks like
+    /// subunit v1 text (see [`V1Sniffer`]): asked at its end, by commands
+    /// that read v2, to say to convert it with `subunit-1to2`.
+    pub fn looks_like_v1(&self) -> bool {
+        self.v1.looks_like_v1()
     }
 
     /// Bytes handed on so far (the stream offset of the next item).
