@@ -8,4 +8,3 @@ pub mod automake;
 pub mod json;
 pub mod tap;
 pub mod v1;
-pub mod v1_sniff;

@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::codec::decode::{self, Invalid};
 use crate::codec::packet::{Layout, MAX_PACKET_LEN, Packet, SIGNATURE};
-use crate::formats::v1_sniff::V1Sniffer;
+use crate::formats::v1::V1Sniffer;
 
 /// What the reader hands on.
 #[derive(Debug)]
