@@ -7,73 +7,15 @@ mod common;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::process::{ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::procs::{Running, TIMEOUT, TempDir, gone_within, pid_in, wait_within};
 use common::runs::{self, OwnedEvent, Rng, RunShape};
 use common::{Decoded, decode_all, first_difference, ours, run_with_input};
 use subunit_tools::{Flags, Item, MAX_PACKET_LEN, SIGNATURE, Status, StreamReader, decode};
-
-/// How long anything that should happen at once may take.
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// A folder of its own under the system's temporary folder, removed (with
-/// its files and FIFOs) when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("subunit-mux-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, bytes).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process killed (and reaped) when dropped, so a failing test
-/// leaves no subunit-mux behind, e.g. blocked opening a FIFO.
-struct Running(Child);
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// `cat 'PATH'` for `--command`.
 fn cat(path: &Path) -> String {
@@ -649,22 +591,6 @@ impl LiveOutput {
             self.buf.extend_from_slice(&chunk);
         }
         self.buf
-    }
-}
-
-/// Waits for `child` at most [`TIMEOUT`]; kills it and fails after that.
-fn wait_within(child: &mut Child, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("subunit-mux did not end within {TIMEOUT:?} {what}");
-        }
-        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -1316,41 +1242,6 @@ fn ambiguous_inputs_and_route_names_are_refused() {
             stderr.starts_with("subunit-mux: ") && stderr.contains(about),
             "{args:?}: {stderr:?}"
         );
-    }
-}
-
-/// Whether process `pid` is gone (or a zombie) within the timeout.
-fn gone_within(pid: u32) -> bool {
-    let deadline = Instant::now() + TIMEOUT;
-    while Instant::now() < deadline {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(stat)
-                if stat
-                    .rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
-            {
-                return true;
-            }
-            Ok(_) => thread::sleep(Duration::from_millis(20)),
-        }
-    }
-    false
-}
-
-/// Reads a pid a command wrote into `path`, waiting for it to appear.
-fn pid_in(path: &Path) -> u32 {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(pid) = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            return pid;
-        }
-        assert!(Instant::now() < deadline, "no pid in {}", path.display());
-        thread::sleep(Duration::from_millis(10));
     }
 }
 

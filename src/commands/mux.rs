@@ -1,12 +1,10 @@
 //! `subunit-mux`: live streams of many workers merged into one, whole
 //! packets labelled by route code (SPEC section 4).
 
-use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc::{self, SyncSender};
-use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use clap::{ArgMatches, FromArgMatches, Parser};
@@ -15,7 +13,7 @@ use crate::cli::{self, DamageLog, Error, Input};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
-use crate::signals::{Blocked, die_by};
+use crate::signals::{Blocked, Children, PassOn, Target};
 use crate::stream::pump::{Pumped, Routing, pump, write_batches};
 use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
 
@@ -77,7 +75,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          and as a failing test named after the command, with its route code and an \
          exit-status attachment. When the output is closed, the commands' process groups \
          are sent SIGTERM; when subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
-         sends it to them and ends by it.",
+         sends it to them and ends by it, starting no more commands.",
     ),
     (
         "FLOW",
@@ -111,9 +109,6 @@ struct Ended {
     /// The exit status to pass on, for a command.
     status: Option<u8>,
 }
-
-/// The commands running, so they can be stopped when the output closes.
-type Running = Arc<Mutex<Vec<u32>>>;
 
 /// Runs `subunit-mux` with the arguments parsed into `matches`.
 pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
@@ -176,23 +171,16 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     // About one batch per reader in flight, besides the one each is
     // filling: back-pressure on a slow reader of the output.
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(readers.max(2));
-    let running = Running::default();
+    let children = Children::default();
     // Commands run in process groups of their own, so that stopping one
     // stops what it started; signals meant for us go to them too.
-    let blocked = Blocked::new(&PASSED_ON);
-    let groups = running.clone();
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let (signal, _) = blocked.wait();
-            signal_groups(&groups, signal);
-            die_by(signal)
-        })
+    Blocked::new(&PASSED_ON)
+        .pass_on(children.clone(), PassOn::ToGroupsThenDie)
         .map_err(Error::Write)?;
     let mut handles = Vec::new();
     for (k, source) in sources.into_iter().enumerate() {
         let route = args.routes.get(k).cloned().unwrap_or_else(|| k.to_string());
-        handles.push(spawn_input(source, route, tx.clone(), running.clone())?);
+        handles.push(spawn_input(source, route, tx.clone(), children.clone())?);
     }
     drop(tx);
 
@@ -200,7 +188,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     if written.is_err() {
         // Nobody reads the output any more: stop the commands rather than
         // leave them running.
-        signal_groups(&running, libc::SIGTERM);
+        children.signal(libc::SIGTERM, Target::Group);
     }
     written?;
 
@@ -245,16 +233,6 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
 /// Signals that end subunit-mux, passed on to the commands first.
 const PASSED_ON: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
 
-/// Sends `signal` to the process group of every command running.
-fn signal_groups(running: &Running, signal: i32) {
-    for &pid in running.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        // SAFETY: the group of a child we started and have not reaped (its
-        // thread waits for it without reaping before taking it off the
-        // list), so the id is not reused.
-        unsafe { libc::kill(-(pid as libc::pid_t), signal) };
-    }
-}
-
 /// The inputs in command-line order, files and commands mixed.
 fn sources(args: &Args, matches: &ArgMatches) -> Vec<Source> {
     let mut placed: Vec<(usize, Source)> = Vec::new();
@@ -287,7 +265,7 @@ fn spawn_input(
     source: Source,
     route: String,
     tx: SyncSender<Vec<u8>>,
-    running: Running,
+    children: Children,
 ) -> Result<JoinHandle<Result<Ended, Error>>, Error> {
     let stdout_wrapper = wrapper("stdout", &route)?;
     let routing = Routing::Under(route.clone());
@@ -309,7 +287,7 @@ fn spawn_input(
                 })
             }
             Source::Command(command) => {
-                run_command(&command, &route, stdout_wrapper, &routing, &tx, &running)
+                run_command(&command, &route, stdout_wrapper, &routing, &tx, &children)
             }
         }
     };
@@ -327,7 +305,7 @@ fn run_command(
     stdout_wrapper: Wrapper,
     routing: &Routing,
     tx: &SyncSender<Vec<u8>>,
-    running: &Running,
+    children: &Children,
 ) -> Result<Ended, Error> {
     let stderr_wrapper = wrapper("stderr", route)?;
     let mut sh = Command::new("sh");
@@ -336,9 +314,7 @@ fn run_command(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    Blocked::unblock_in(&mut sh);
-    let spawned = sh.spawn();
-    let mut child: Child = match spawned {
+    let mut child: Child = match children.spawn(&mut sh) {
         Ok(child) => child,
         Err(err) => {
             let why = format!("cannot start: {}", os::io_message(&err));
@@ -349,10 +325,6 @@ fn run_command(
             });
         }
     };
-    running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(child.id());
     let stderr = child.stderr.take().expect("piped");
     let stderr_tx = tx.clone();
     let stderr_routing = routing.clone();
@@ -367,28 +339,7 @@ fn run_command(
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .map_err(Error::reading(&format!("the errors of '{command}'")))?;
-    // Wait for the end without reaping the command, so its pid cannot be
-    // reused while it is still on the list of commands to stop.
-    loop {
-        // SAFETY: `info` is written by the call; the pid is our child's.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let waited = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                child.id(),
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        if waited == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            break;
-        }
-    }
-    running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&pid| pid != child.id());
-    let status = child.wait().map_err(Error::reading(&label))?;
+    let status = children.wait(&mut child).map_err(Error::reading(&label))?;
     let code = os::exit_code(status);
     if let Some(why) = failure(status) {
         report_failure(command, route, &why, tx);
