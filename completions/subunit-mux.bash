@@ -23,7 +23,7 @@ _subunit__mux() {
 
     case "${cmd}" in
         subunit__mux)
-            opts="-h -V --command --route --help --version"
+            opts="-h -V --command --route --no-timestamps --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

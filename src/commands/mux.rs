@@ -33,8 +33,11 @@ pub const NAME: &str = "subunit-mux";
                   (counting from 0 in command-line order) labels its packets with route \
                   code k, or k/OLD when they had route code OLD; --route replaces the \
                   numbers. Chatter from input k becomes stdout file packets with route code \
-                  k. A command's standard error becomes stderr file packets with its route \
-                  code. subunit-mux ends when every input has ended."
+                  k, stamped with the time it arrived when the input is live (a pipe, FIFO, \
+                  socket, terminal or command) and left without a timestamp when it is a \
+                  regular file, whose recorded times are the run's. A command's standard \
+                  error becomes stderr file packets with its route code. subunit-mux ends \
+                  when every input has ended."
 )]
 pub struct Args {
     /// Streams to merge: files, FIFOs, or `-` for standard input.
@@ -48,6 +51,11 @@ pub struct Args {
     /// Route code of each input in turn, instead of its number (give one per input).
     #[arg(long = "route", value_name = "NAME")]
     pub routes: Vec<String>,
+
+    /// Leave timestamps out of the packets made (wrapped chatter, failure
+    /// reports), for reproducible output; the inputs' packets keep theirs.
+    #[arg(long)]
+    pub no_timestamps: bool,
 }
 
 /// Man page sections after OPTIONS.
@@ -57,7 +65,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "Watch two workers over ssh:\n\n    \
          subunit-mux --command 'ssh a run-tests' --command 'ssh b run-tests' | subunit-stats\n\n\
          Name the inputs:\n\n    \
-         subunit-mux --route unit --route functional unit.subunit functional.subunit",
+         subunit-mux --route unit --route functional unit.subunit functional.subunit\n\n\
+         Merge recorded shards, their run time kept:\n\n    \
+         subunit-mux shard0.subunit shard1.subunit | stestr load",
     ),
     (
         "ROUTE CODES",
@@ -66,6 +76,18 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          its chatter as the contents of its stdout file packets. Only the route code, the \
          length and the CRC of a packet are written anew; a packet that would outgrow the \
          4 MiB limit with its longer route code is split as encoders split file content.",
+    ),
+    (
+        "TIMESTAMPS",
+        "The packets of the inputs pass with the timestamps they have. A packet that \
+         subunit-mux makes, of chatter or a command's standard error, carries the time its \
+         bytes arrived when the input is live: a pipe (standard input in a pipeline), a \
+         FIFO, a socket, a terminal or a --command. Chatter read from a regular file (a \
+         recorded stream, also when given as standard input with <) gets no timestamp: \
+         the time it is read is not the time it was written, and a tool that takes the run \
+         time from the first and last timestamp (subunit-stats, stestr load) would report \
+         the reading instead of the run. The failing test reported for a command carries \
+         the time it ended. With --no-timestamps no packet made carries a timestamp.",
     ),
     (
         "COMMANDS",
@@ -86,6 +108,14 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          and without '/', so that the output splits back into its inputs. A packet too \
          large to carry its new route code (4 MiB without file content to split) is \
          kept as chatter of its input, with a warning.",
+    ),
+    (
+        "DIFFERENCES FROM PYTHON-SUBUNIT",
+        "python-subunit has no subunit-mux. Its filters, and its subunit-combine, which \
+         runs commands one after another, wrap chatter without timestamps, as subunit-mux \
+         does for regular files. subunit-mux stamps the chatter of live inputs with its \
+         arrival time, so that a hung worker's last output shows when it came; \
+         --no-timestamps leaves that out.",
     ),
     (
         "EXIT STATUS",
@@ -177,10 +207,17 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     Blocked::new(&PASSED_ON)
         .pass_on(children.clone(), PassOn::ToGroupsThenDie)
         .map_err(Error::Write)?;
+    let timestamps = !args.no_timestamps;
     let mut handles = Vec::new();
     for (k, source) in sources.into_iter().enumerate() {
         let route = args.routes.get(k).cloned().unwrap_or_else(|| k.to_string());
-        handles.push(spawn_input(source, route, tx.clone(), children.clone())?);
+        handles.push(spawn_input(
+            source,
+            route,
+            timestamps,
+            tx.clone(),
+            children.clone(),
+        )?);
     }
     drop(tx);
 
@@ -252,10 +289,11 @@ fn sources(args: &Args, matches: &ArgMatches) -> Vec<Source> {
     placed.into_iter().map(|(_, s)| s).collect()
 }
 
-fn wrapper(file_name: &str, route: &str) -> Result<Wrapper, Error> {
+fn wrapper(file_name: &str, route: &str, timestamps: bool) -> Result<Wrapper, Error> {
     Wrapper::new(WrapOptions {
         route_code: Some(route.to_owned()),
         results: ResultLines::Off,
+        timestamps,
         ..WrapOptions::new(file_name)
     })
     .map_err(|e| Error::Usage(format!("route code '{route}' cannot be used: {e}")))
@@ -264,10 +302,12 @@ fn wrapper(file_name: &str, route: &str) -> Result<Wrapper, Error> {
 fn spawn_input(
     source: Source,
     route: String,
+    timestamps: bool,
     tx: SyncSender<Vec<u8>>,
     children: Children,
 ) -> Result<JoinHandle<Result<Ended, Error>>, Error> {
-    let stdout_wrapper = wrapper("stdout", &route)?;
+    // A route code that cannot be used fails here, before any input starts.
+    wrapper("stdout", &route, timestamps)?;
     let routing = Routing::Under(route.clone());
     let thread_name = format!("input {route}");
     let body = move || -> Result<Ended, Error> {
@@ -278,6 +318,10 @@ fn spawn_input(
                 } else {
                     Input::open(&path)?
                 };
+                // Chatter of a recorded stream gets no timestamp: the time
+                // it is read is not the time it was written.
+                let live = !input.is_recorded();
+                let stdout_wrapper = wrapper("stdout", &route, timestamps && live)?;
                 let label = input.name().to_owned();
                 let seen =
                     pump(input, stdout_wrapper, &routing, &tx).map_err(Error::reading(&label))?;
@@ -287,7 +331,11 @@ fn spawn_input(
                 })
             }
             Source::Command(command) => {
-                run_command(&command, &route, stdout_wrapper, &routing, &tx, &children)
+                let made = Made {
+                    route: &route,
+                    timestamps,
+                };
+                run_command(&command, made, &routing, &tx, &children)
             }
         }
     };
@@ -297,17 +345,24 @@ fn spawn_input(
         .map_err(Error::Write)
 }
 
+/// How the packets made for one command are labelled.
+#[derive(Clone, Copy)]
+struct Made<'a> {
+    route: &'a str,
+    timestamps: bool,
+}
+
 /// Runs one command: its standard output on this thread, its standard
 /// error on another, then its exit status.
 fn run_command(
     command: &str,
-    route: &str,
-    stdout_wrapper: Wrapper,
+    made: Made<'_>,
     routing: &Routing,
     tx: &SyncSender<Vec<u8>>,
     children: &Children,
 ) -> Result<Ended, Error> {
-    let stderr_wrapper = wrapper("stderr", route)?;
+    let stdout_wrapper = wrapper("stdout", made.route, made.timestamps)?;
+    let stderr_wrapper = wrapper("stderr", made.route, made.timestamps)?;
     let mut sh = Command::new("sh");
     sh.args(["-c", command])
         .process_group(0)
@@ -318,7 +373,7 @@ fn run_command(
         Ok(child) => child,
         Err(err) => {
             let why = format!("cannot start: {}", os::io_message(&err));
-            report_failure(command, route, &why, tx);
+            report_failure(command, made, &why, tx);
             return Ok(Ended {
                 seen: Vec::new(),
                 status: Some(127),
@@ -329,7 +384,7 @@ fn run_command(
     let stderr_tx = tx.clone();
     let stderr_routing = routing.clone();
     let stderr_thread = thread::Builder::new()
-        .name(format!("stderr {route}"))
+        .name(format!("stderr {}", made.route))
         .spawn(move || pump(stderr, stderr_wrapper, &stderr_routing, &stderr_tx))
         .map_err(Error::Write)?;
     let stdout = child.stdout.take().expect("piped");
@@ -342,7 +397,7 @@ fn run_command(
     let status = children.wait(&mut child).map_err(Error::reading(&label))?;
     let code = os::exit_code(status);
     if let Some(why) = failure(status) {
-        report_failure(command, route, &why, tx);
+        report_failure(command, made, &why, tx);
     }
     Ok(Ended {
         seen: vec![
@@ -367,18 +422,18 @@ fn failure(status: ExitStatus) -> Option<String> {
 }
 
 /// Says on stderr and in the stream that a command failed to run.
-fn report_failure(command: &str, route: &str, why: &str, tx: &SyncSender<Vec<u8>>) {
+fn report_failure(command: &str, made: Made<'_>, why: &str, tx: &SyncSender<Vec<u8>>) {
     eprintln!("{NAME}: command '{command}' {why}");
     let note = format!("{why}\n");
     let event = Event {
         status: Status::Fail,
         runnable: true,
         eof: true,
-        timestamp: Some(Timestamp::now()),
+        timestamp: made.timestamps.then(Timestamp::now),
         test_id: Some(command),
         mime: Some("text/plain; charset=utf8"),
         file: Some(("exit-status", note.as_bytes())),
-        route_code: Some(route),
+        route_code: Some(made.route),
         ..Event::default()
     };
     let mut packet = Vec::new();
