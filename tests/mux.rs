@@ -1,6 +1,7 @@
 //! subunit-mux: every input given back whole when the output is split by
 //! route code, live FIFOs, many inputs behind a slow reader in bounded
-//! memory, exit statuses, `--route`, and timestamps only for live inputs.
+//! memory, exit statuses, `--route-code`, and timestamps only for live
+//! inputs.
 
 mod common;
 
@@ -1164,8 +1165,81 @@ fn dash_reads_stdin_in_its_place() {
 }
 
 // ---------------------------------------------------------------------
-// 5. --route
+// 5. --route-code (alias --route)
 // ---------------------------------------------------------------------
+
+#[test]
+fn route_code_is_the_option_and_route_its_visible_alias() {
+    let dir = TempDir::new("route-alias");
+    let file = dir.file("in", &test_packet("t", Status::Success, None));
+    let file = file.to_str().expect("UTF-8");
+    for option in ["--route-code", "--route"] {
+        let out = mux(&[option, "unit", option, "func", file, file]);
+        assert!(out.status.success(), "{option}: {}", stderr_text(&out));
+        let parts = split_output(&out.stdout, &["unit", "func"]);
+        for part in &parts {
+            let ids: Vec<_> = packets(part).iter().map(|e| e.test_id.clone()).collect();
+            assert_eq!(ids, [Some("t".to_owned())], "{option}");
+        }
+    }
+    let help = ours("subunit-mux").arg("--help").output().expect("help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(
+        help.contains("--route-code <CODE>") && help.contains("[alias: --route]"),
+        "{help}"
+    );
+}
+
+#[test]
+fn route_code_usage_errors_read_well() {
+    let dir = TempDir::new("route-messages");
+    let file = dir.file("in", &test_packet("t", Status::Success, None));
+    let file = file.to_str().expect("UTF-8");
+    let cases: [(Vec<&str>, &str); 6] = [
+        (
+            vec!["--route-code", "a", file, file],
+            "--route-code is given once for 2 inputs: give it once per input",
+        ),
+        (
+            vec!["--route", "a", "--route", "b", file, file, file],
+            "--route-code is given twice for 3 inputs: give it once per input",
+        ),
+        (
+            vec![
+                "--route",
+                "a",
+                "--route",
+                "b",
+                "--route",
+                "c",
+                "--command",
+                "true",
+            ],
+            "--route-code is given 3 times for 1 input: give it once per input",
+        ),
+        (
+            vec!["--route-code", "", file],
+            "--route-code '': an input's route code must be non-empty and without '/'",
+        ),
+        (
+            vec!["--route-code", "a/b", file],
+            "--route-code 'a/b': an input's route code must be non-empty and without '/'",
+        ),
+        (
+            vec!["--route", "a", "--route-code", "a", file, file],
+            "--route-code 'a' is given twice: each input needs a route code of its own",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = mux(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            stderr_text(&out),
+            format!("subunit-mux: {message}\n"),
+            "{args:?}"
+        );
+    }
+}
 
 #[test]
 fn route_names_replace_the_numbers_everywhere() {
@@ -1338,7 +1412,8 @@ fn a_packet_too_large_for_its_route_code_is_kept_as_chatter() {
         "the packet's bytes, as chatter of input 0"
     );
     assert!(
-        stderr_text(&out).contains("too large to take a route code"),
+        stderr_text(&out)
+            .contains("warning: 1 packet too large to take a route code was kept as chatter\n"),
         "{}",
         stderr_text(&out)
     );

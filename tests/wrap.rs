@@ -534,6 +534,37 @@ fn packets_between_text_keep_their_place() {
     assert_eq!(order, ["one\n", "<x>", "two", ""]);
 }
 
+#[test]
+fn route_is_a_visible_alias_of_route_code() {
+    let input = b"hello\nPASS: t\n";
+    let run = |option: &str| {
+        let mut cmd = ours("subunit-wrap");
+        cmd.args(["--no-timestamps", option, "7"]);
+        run_with_input(cmd, input)
+    };
+    let (long, alias) = (run("--route-code"), run("--route"));
+    assert!(long.status.success() && alias.status.success(), "{alias:?}");
+    assert_eq!(alias.stdout, long.stdout);
+    let routes: Vec<Option<String>> = decode_all(&alias.stdout[..])
+        .into_iter()
+        .map(|i| match i {
+            Decoded::Packet(e, _) => e.route_code,
+            Decoded::Chatter(_) => panic!("chatter in the output"),
+        })
+        .collect();
+    assert!(routes.len() >= 3, "{routes:?}");
+    assert!(
+        routes.iter().all(|r| r.as_deref() == Some("7")),
+        "{routes:?}"
+    );
+    let help = ours("subunit-wrap").arg("--help").output().expect("help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(
+        help.contains("--route-code <CODE>") && help.contains("[alias: --route]"),
+        "{help}"
+    );
+}
+
 // ---------------------------------------------------------------------
 // Signals in command mode
 // ---------------------------------------------------------------------

@@ -31,7 +31,7 @@ pub const NAME: &str = "subunit-mux";
                   packet is written whole as soon as it is complete, never split or mixed \
                   with another, so a silent or hung input holds no other back. Input k \
                   (counting from 0 in command-line order) labels its packets with route \
-                  code k, or k/OLD when they had route code OLD; --route replaces the \
+                  code k, or k/OLD when they had route code OLD; --route-code replaces the \
                   numbers. Chatter from input k becomes stdout file packets with route code \
                   k, stamped with the time it arrived when the input is live (a pipe, FIFO, \
                   socket, terminal or command) and left without a timestamp when it is a \
@@ -49,7 +49,7 @@ pub struct Args {
     pub commands: Vec<String>,
 
     /// Route code of each input in turn, instead of its number (give one per input).
-    #[arg(long = "route", value_name = "NAME")]
+    #[arg(long = "route-code", visible_alias = "route", value_name = "CODE")]
     pub routes: Vec<String>,
 
     /// Leave timestamps out of the packets made (wrapped chatter, failure
@@ -65,7 +65,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "Watch two workers over ssh:\n\n    \
          subunit-mux --command 'ssh a run-tests' --command 'ssh b run-tests' | subunit-stats\n\n\
          Name the inputs:\n\n    \
-         subunit-mux --route unit --route functional unit.subunit functional.subunit\n\n\
+         subunit-mux --route-code unit --route-code functional unit.subunit functional.subunit\n\n\
          Merge recorded shards, their run time kept:\n\n    \
          subunit-mux shard0.subunit shard1.subunit | stestr load",
     ),
@@ -75,7 +75,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          its packets with their original route codes once the first part is taken off, \
          its chatter as the contents of its stdout file packets. Only the route code, the \
          length and the CRC of a packet are written anew; a packet that would outgrow the \
-         4 MiB limit with its longer route code is split as encoders split file content.",
+         4 MiB limit with its longer route code is split as encoders split file content. \
+         --route was the option's name in earlier versions; it is kept as an alias of \
+         --route-code, the name subunit-wrap uses too.",
     ),
     (
         "TIMESTAMPS",
@@ -104,8 +106,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "The output is flushed whenever no input has a packet ready. A slow reader of the \
          output slows the inputs down: subunit-mux holds a few batches of packets per \
          input (a batch is about 64 KiB, or one packet if larger), never more as the \
-         streams grow. - may be given once. --route names must be distinct, non-empty \
-         and without '/', so that the output splits back into its inputs. A packet too \
+         streams grow. - may be given once. --route-code values must be distinct, \
+         non-empty and without '/', so that the output splits back into its inputs. A packet too \
          large to carry its new route code (4 MiB without file content to split) is \
          kept as chatter of its input, with a warning.",
     ),
@@ -147,25 +149,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     if sources.is_empty() {
         return Err(Error::Usage("give inputs to merge, or --command".into()));
     }
-    if !args.routes.is_empty() && args.routes.len() != sources.len() {
-        return Err(Error::Usage(format!(
-            "--route was given {} times for {} inputs: give it once per input",
-            args.routes.len(),
-            sources.len()
-        )));
-    }
-    // The output splits back into the inputs only if route names are
-    // distinct and each is one part of a route code.
-    for (i, route) in args.routes.iter().enumerate() {
-        if route.is_empty() || route.contains('/') {
-            return Err(Error::Usage(format!(
-                "--route '{route}': a name must be non-empty, without '/'"
-            )));
-        }
-        if args.routes[..i].contains(route) {
-            return Err(Error::Usage(format!("--route '{route}' is given twice")));
-        }
-    }
+    check_routes(&args.routes, sources.len())?;
     let stdins = sources
         .iter()
         .filter(|s| matches!(s, Source::Path(p) if p.as_os_str() == "-"))
@@ -257,8 +241,13 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     }
     damage.report(NAME);
     if unroutable > 0 {
+        let (packets, were) = if unroutable == 1 {
+            ("packet", "was")
+        } else {
+            ("packets", "were")
+        };
         eprintln!(
-            "{NAME}: warning: {unroutable} packet(s) too large to take a route code were kept as chatter"
+            "{NAME}: warning: {unroutable} {packets} too large to take a route code {were} kept as chatter"
         );
     }
     if failed.is_some() {
@@ -269,6 +258,37 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
 
 /// Signals that end subunit-mux, passed on to the commands first.
 const PASSED_ON: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
+
+/// Checks the route codes given with --route-code (its alias --route):
+/// one per input, and such that the output splits back into the inputs,
+/// so distinct and each one part of a route code.
+fn check_routes(routes: &[String], inputs: usize) -> Result<(), Error> {
+    const OPTION: &str = "--route-code";
+    if !routes.is_empty() && routes.len() != inputs {
+        let given = match routes.len() {
+            1 => "once".to_owned(),
+            2 => "twice".to_owned(),
+            n => format!("{n} times"),
+        };
+        let plural = if inputs == 1 { "" } else { "s" };
+        return Err(Error::Usage(format!(
+            "{OPTION} is given {given} for {inputs} input{plural}: give it once per input"
+        )));
+    }
+    for (i, route) in routes.iter().enumerate() {
+        if route.is_empty() || route.contains('/') {
+            return Err(Error::Usage(format!(
+                "{OPTION} '{route}': an input's route code must be non-empty and without '/'"
+            )));
+        }
+        if routes[..i].contains(route) {
+            return Err(Error::Usage(format!(
+                "{OPTION} '{route}' is given twice: each input needs a route code of its own"
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// The inputs in command-line order, files and commands mixed.
 fn sources(args: &Args, matches: &ArgMatches) -> Vec<Source> {

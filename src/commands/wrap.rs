@@ -74,7 +74,7 @@ pub struct Args {
     pub test_id: Option<String>,
 
     /// Route code of every packet made.
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, visible_alias = "route", value_name = "CODE")]
     pub route_code: Option<String>,
 
     /// MIME type of the wrapped output, e.g. "text/plain; charset=utf8".
@@ -101,7 +101,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "Count the tests of an automake suite:\n\n    make check | subunit-wrap | subunit-stats\n\n\
          Run a test script and report it as a test, with its TAP results:\n\n    \
          subunit-wrap --tap -- ./run-tests.sh > run.subunit\n\n\
-         Reproducible output for a test:\n\n    printf 'PASS: a\\n' | subunit-wrap --no-timestamps",
+         Reproducible output for a test:\n\n    printf 'PASS: a\\n' | subunit-wrap --no-timestamps\n\n\
+         A build log labelled with route code 3 (--route is an alias of --route-code, \
+         in subunit-mux too):\n\n    subunit-wrap --route-code 3 build.log",
     ),
     (
         "RESULTS",
