@@ -23,13 +23,17 @@ _subunit__mux() {
 
     case "${cmd}" in
         subunit__mux)
-            opts="-h -V --command --route --help --version"
+            opts="-h -V --command --route --route-code --no-timestamps --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route-code)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

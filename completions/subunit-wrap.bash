@@ -23,7 +23,7 @@ _subunit__wrap() {
 
     case "${cmd}" in
         subunit__wrap)
-            opts="-h -V --name --test-id --route-code --mime --no-timestamps --no-results --tap --help --version"
+            opts="-h -V --name --test-id --route --route-code --mime --no-timestamps --no-results --tap --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -38,6 +38,10 @@ _subunit__wrap() {
                     return 0
                     ;;
                 --route-code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

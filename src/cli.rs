@@ -44,6 +44,17 @@ impl Input {
         })
     }
 
+    /// Whether the input is recorded, a regular file (or a block device),
+    /// as opposed to live: a pipe, FIFO, socket or terminal, whose bytes
+    /// come as they are written.
+    pub fn is_recorded(&self) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        self.file.metadata().is_ok_and(|meta| {
+            let kind = meta.file_type();
+            kind.is_file() || kind.is_block_device()
+        })
+    }
+
     /// Opens `path`; `-` is stdin.
     pub fn open(path: &Path) -> Result<Input, Error> {
         if path.as_os_str() == "-" {

@@ -1,9 +1,23 @@
-//! Signals taken by one thread, for commands that supervise children
-//! (port-alloc's `-- COMMAND`, subunit-mux's commands).
+//! Signals taken by one thread and passed on to the children they concern,
+//! for the commands that supervise children (port-alloc's `-- COMMAND`,
+//! subunit-wrap's `-- COMMAND`, subunit-mux's commands).
+//!
+//! The pieces: [`Blocked`] blocks the signals before any thread or child
+//! starts; [`Children`] starts the children and knows which of them may
+//! still be signalled; [`Blocked::pass_on`] starts the thread that takes
+//! the signals and passes them on; its [`Received`] tells the command
+//! afterwards which signals came, so it can end as the child did.
+
+use std::io;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
 
 /// A set of signals blocked in the threads that start after it is made, so
 /// that one thread can take them with [`Blocked::wait`]. Children inherit a
-/// thread's mask: start them with [`Blocked::unblock_in`].
+/// thread's mask: start them with [`Blocked::unblock_in`] (which
+/// [`Children::spawn`] does).
 #[derive(Clone, Copy)]
 pub struct Blocked(libc::sigset_t);
 
@@ -11,16 +25,25 @@ pub struct Blocked(libc::sigset_t);
 unsafe impl Send for Blocked {}
 
 impl Blocked {
-    /// Blocks `signals` in the calling thread.
+    /// Blocks `signals` in the calling thread, except those ignored when
+    /// the process started (`nohup`, or SIGINT and SIGQUIT in the
+    /// background jobs of a script): those stay ignored, in the children
+    /// too, which inherit the disposition.
     pub fn new(signals: &[i32]) -> Blocked {
-        // SAFETY: a zeroed sigset_t is valid storage for sigemptyset, and
-        // the calls only read and write this local set and the thread's
-        // mask.
+        // SAFETY: a zeroed sigset_t and sigaction are valid storage for
+        // sigemptyset and sigaction, and the calls only read and write
+        // these locals and the thread's mask (sigaction with no new action
+        // only reads the disposition).
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
             for &signal in signals {
-                libc::sigaddset(&mut set, signal);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                let ignored = libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+                    && old.sa_sigaction == libc::SIG_IGN;
+                if !ignored {
+                    libc::sigaddset(&mut set, signal);
+                }
             }
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
             Blocked(set)
@@ -40,12 +63,10 @@ impl Blocked {
             }
         }
     }
-}
 
-impl Blocked {
     /// Makes `command`'s process start with no signal blocked (the mask is
     /// inherited through fork and exec).
-    pub fn unblock_in(command: &mut std::process::Command) {
+    pub fn unblock_in(command: &mut Command) {
         use std::os::unix::process::CommandExt;
         // SAFETY: between fork and exec only async-signal-safe calls on
         // local data: sigemptyset and sigprocmask.
@@ -58,20 +79,213 @@ impl Blocked {
             });
         }
     }
+
+    /// Starts the thread that takes the signals, for good, and passes each
+    /// on to `children` as `how` says. Start it once the children that
+    /// must get every signal are on the list: a signal that comes before
+    /// waits, blocked, for this thread.
+    pub fn pass_on(self, children: Children, how: PassOn) -> io::Result<Received> {
+        let mut taken = 0;
+        for signal in 1..64 {
+            // SAFETY: sigismember only reads the set.
+            if unsafe { libc::sigismember(&self.0, signal) } == 1 {
+                taken |= 1 << signal;
+            }
+        }
+        let received = Received {
+            came: Arc::default(),
+            taken,
+        };
+        let seen = received.clone();
+        thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                loop {
+                    let (signal, sent_to_us) = self.wait();
+                    seen.add(signal);
+                    match how {
+                        // A signal the terminal sent to the whole
+                        // foreground group has reached the children
+                        // already: sending it again would make them see
+                        // it twice.
+                        PassOn::ToChildren if sent_to_us => {
+                            children.signal(signal, Target::Process);
+                        }
+                        PassOn::ToChildren => {}
+                        PassOn::ToGroupsThenDie => {
+                            children.close_and_signal(signal, Target::Group);
+                            die_by(signal);
+                        }
+                    }
+                }
+            })?;
+        Ok(received)
+    }
+}
+
+/// What the thread started by [`Blocked::pass_on`] does with a signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassOn {
+    /// The children share our process group (so that they can use the
+    /// terminal): pass each signal a process sent us on to each child's
+    /// process, and go on; the command ends when its child does.
+    ToChildren,
+    /// The children run in process groups of their own: pass every signal
+    /// on to their groups, start no more children, and end by the signal.
+    ToGroupsThenDie,
+}
+
+/// Which processes a signal for a child goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The child's process only.
+    Process,
+    /// The child's process group (a child started in a group of its own,
+    /// with what it started).
+    Group,
+}
+
+/// The children that signals are passed on to. A child is on the list from
+/// its start until [`Children::wait`] reaps it, and is taken off under the
+/// lock that sending takes, so a signal never reaches a process that was
+/// given the pid of a child already reaped.
+#[derive(Clone, Default)]
+pub struct Children(Arc<Mutex<Registry>>);
+
+#[derive(Default)]
+struct Registry {
+    pids: Vec<u32>,
+    /// No more children: we are ending by a signal.
+    closed: bool,
+}
+
+impl Children {
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts `command` with no signal blocked ([`Blocked::unblock_in`])
+    /// and puts it on the list. Fails with `Interrupted` once a signal
+    /// ends the process ([`PassOn::ToGroupsThenDie`]), so that no child
+    /// starts unsignalled.
+    pub fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+        Blocked::unblock_in(command);
+        // Started under the lock: a signal is passed on either before the
+        // child exists or after it is on the list.
+        let mut registry = self.lock();
+        if registry.closed {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "ending on a signal",
+            ));
+        }
+        let child = command.spawn()?;
+        registry.pids.push(child.id());
+        Ok(child)
+    }
+
+    /// Waits for `child` (started by [`Children::spawn`]) to end, takes it
+    /// off the list, then reaps it.
+    pub fn wait(&self, child: &mut Child) -> io::Result<ExitStatus> {
+        let pid = child.id();
+        loop {
+            // Wait without reaping: until the child is off the list its
+            // pid must stay ours.
+            // SAFETY: `info` is written by the call; the pid is our child's.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let waited =
+                unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+            if waited == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+        self.lock().pids.retain(|&p| p != pid);
+        child.wait()
+    }
+
+    /// Sends `signal` to every child on the list (or to its process group).
+    pub fn signal(&self, signal: i32, target: Target) {
+        send(&self.lock(), signal, target);
+    }
+
+    /// [`Children::signal`], and no child starts after it.
+    fn close_and_signal(&self, signal: i32, target: Target) {
+        let mut registry = self.lock();
+        registry.closed = true;
+        send(&registry, signal, target);
+    }
+}
+
+fn send(registry: &Registry, signal: i32, target: Target) {
+    for &pid in &registry.pids {
+        let pid = pid as libc::pid_t;
+        let to = match target {
+            Target::Process => pid,
+            Target::Group => -pid,
+        };
+        // SAFETY: a child we started and have not reaped (see Children),
+        // or the group it leads, so the id names no other process.
+        unsafe { libc::kill(to, signal) };
+    }
+}
+
+/// The signals taken so far by the thread [`Blocked::pass_on`] started.
+#[derive(Clone)]
+pub struct Received {
+    /// Bit N: signal N came.
+    came: Arc<AtomicU64>,
+    /// Bit N: signal N is one the thread takes.
+    taken: u64,
+}
+
+impl Received {
+    fn add(&self, signal: i32) {
+        if (1..64).contains(&signal) {
+            self.came.fetch_or(1 << signal, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether `signal` came, taken already or still waiting to be. (A
+    /// signal the terminal sent to the whole group reaches us before the
+    /// child it killed can be waited for, but the thread may not have
+    /// taken it yet.)
+    pub fn contains(&self, signal: i32) -> bool {
+        self.signals().contains(&signal)
+    }
+
+    /// The signals that came, in increasing order (see
+    /// [`Received::contains`]).
+    pub fn signals(&self) -> Vec<i32> {
+        let mut bits = self.came.load(Ordering::SeqCst);
+        // SAFETY: a zeroed sigset_t is valid storage for sigpending, which
+        // writes it; sigismember only reads it.
+        unsafe {
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            if libc::sigpending(&mut pending) == 0 {
+                for signal in 1..64 {
+                    if libc::sigismember(&pending, signal) == 1 {
+                        bits |= (1 << signal) & self.taken;
+                    }
+                }
+            }
+        }
+        (1..64).filter(|s| bits & (1 << s) != 0).collect()
+    }
 }
 
 /// Ends the process by `signal`, as if it had not been caught, so that the
 /// parent sees the signal.
 pub fn die_by(signal: i32) -> ! {
     // SAFETY: restoring the default action and unblocking the signal in
-    // this thread, then sending it to our own process.
+    // this thread, then sending it to this thread: other threads may still
+    // wait for it with sigwaitinfo and must not take it instead.
     unsafe {
         libc::signal(signal, libc::SIG_DFL);
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, signal);
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::kill(libc::getpid(), signal);
+        libc::raise(signal);
     }
     // Not reached for signals whose default is to end the process.
     std::process::exit(128 + signal)

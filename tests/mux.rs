@@ -1,79 +1,22 @@
 //! subunit-mux: every input given back whole when the output is split by
 //! route code, live FIFOs, many inputs behind a slow reader in bounded
-//! memory, exit statuses, and `--route`.
+//! memory, exit statuses, `--route-code`, and timestamps only for live
+//! inputs.
 
 mod common;
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::process::{ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::procs::{Running, TIMEOUT, TempDir, gone_within, pid_in, wait_within};
 use common::runs::{self, OwnedEvent, Rng, RunShape};
 use common::{Decoded, decode_all, first_difference, ours, run_with_input};
 use subunit_tools::{Flags, Item, MAX_PACKET_LEN, SIGNATURE, Status, StreamReader, decode};
-
-/// How long anything that should happen at once may take.
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// A folder of its own under the system's temporary folder, removed (with
-/// its files and FIFOs) when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("subunit-mux-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, bytes).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process killed (and reaped) when dropped, so a failing test
-/// leaves no subunit-mux behind, e.g. blocked opening a FIFO.
-struct Running(Child);
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// `cat 'PATH'` for `--command`.
 fn cat(path: &Path) -> String {
@@ -211,9 +154,11 @@ fn is_chunk(e: &OwnedEvent) -> bool {
 /// Checks that `part` gives back `input` exactly: its packets in order,
 /// each the same bytes once re-encoded with its route code given back; its
 /// chatter as the content of the stdout pieces; both in their places.
-/// `prefix` is the first part of its route code. Returns the indices of
-/// the input packets that came out split in two or more.
-fn check_part(label: &str, input: &[u8], part: &[Piece], prefix: &str) -> Vec<usize> {
+/// `prefix` is the first part of its route code. The wrapped pieces carry
+/// the time they arrived when the input is `live` (a pipe, a command), and
+/// no timestamp when it is a recorded file. Returns the indices of the
+/// input packets that came out split in two or more.
+fn check_part(label: &str, input: &[u8], part: &[Piece], prefix: &str, live: bool) -> Vec<usize> {
     let mut want = Vec::new();
     let mut chatter = Vec::new();
     for item in decode_all(input) {
@@ -230,8 +175,9 @@ fn check_part(label: &str, input: &[u8], part: &[Piece], prefix: &str) -> Vec<us
         let got = match piece {
             Piece::Stdout(e) | Piece::Stderr(e) => {
                 assert!(
-                    e.timestamp.is_some() && e.status == Status::Unset,
-                    "{label}: wrapped output: {}",
+                    e.timestamp.is_some() == live && e.status == Status::Unset,
+                    "{label}: wrapped output of a {} input: {}",
+                    if live { "live" } else { "recorded" },
                     short(e)
                 );
                 if let Piece::Stdout(_) = piece {
@@ -522,15 +468,16 @@ fn splitting_the_output_by_route_code_gives_back_every_input() {
 
     let names = ["0", "1", "2", "3", "4"];
     let parts = split_output(&out.stdout, &names);
-    let inputs: [(&str, &[u8]); 5] = [
-        ("input 0 (file, seeds 11 and 111)", &in0),
-        ("input 1 (command, seed 12)", &in1),
-        ("input 2 (file, seeds 13 and 113)", &in2),
-        ("input 3 (command, seeds 14 and 114)", &in3),
-        ("input 4 (stdin, seed 15)", &in4),
+    // (label, input, whether it is live)
+    let inputs: [(&str, &[u8], bool); 5] = [
+        ("input 0 (file, seeds 11 and 111)", &in0, false),
+        ("input 1 (command, seed 12)", &in1, true),
+        ("input 2 (file, seeds 13 and 113)", &in2, false),
+        ("input 3 (command, seeds 14 and 114)", &in3, true),
+        ("input 4 (stdin, a pipe, seed 15)", &in4, true),
     ];
-    for (k, (label, input)) in inputs.iter().enumerate() {
-        let splits = check_part(label, input, &parts[k], names[k]);
+    for (k, (label, input, live)) in inputs.iter().enumerate() {
+        let splits = check_part(label, input, &parts[k], names[k], *live);
         assert_eq!(
             splits,
             must_split(input, names[k]),
@@ -558,7 +505,7 @@ fn splitting_the_output_by_route_code_gives_back_every_input() {
         "the packet exactly at the limit as 3/r fits"
     );
     // Every input had packets with route codes of their own (k/OLD).
-    for (k, (label, _)) in inputs.iter().enumerate() {
+    for (k, (label, _, _)) in inputs.iter().enumerate() {
         assert!(
             packets(&parts[k]).iter().any(|e| e.route_code.is_some()),
             "{label}: no packet kept a route code (k/OLD untested)"
@@ -649,22 +596,6 @@ impl LiveOutput {
             self.buf.extend_from_slice(&chunk);
         }
         self.buf
-    }
-}
-
-/// Waits for `child` at most [`TIMEOUT`]; kills it and fails after that.
-fn wait_within(child: &mut Child, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("subunit-mux did not end within {TIMEOUT:?} {what}");
-        }
-        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -1234,8 +1165,81 @@ fn dash_reads_stdin_in_its_place() {
 }
 
 // ---------------------------------------------------------------------
-// 5. --route
+// 5. --route-code (alias --route)
 // ---------------------------------------------------------------------
+
+#[test]
+fn route_code_is_the_option_and_route_its_visible_alias() {
+    let dir = TempDir::new("route-alias");
+    let file = dir.file("in", &test_packet("t", Status::Success, None));
+    let file = file.to_str().expect("UTF-8");
+    for option in ["--route-code", "--route"] {
+        let out = mux(&[option, "unit", option, "func", file, file]);
+        assert!(out.status.success(), "{option}: {}", stderr_text(&out));
+        let parts = split_output(&out.stdout, &["unit", "func"]);
+        for part in &parts {
+            let ids: Vec<_> = packets(part).iter().map(|e| e.test_id.clone()).collect();
+            assert_eq!(ids, [Some("t".to_owned())], "{option}");
+        }
+    }
+    let help = ours("subunit-mux").arg("--help").output().expect("help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(
+        help.contains("--route-code <CODE>") && help.contains("[alias: --route]"),
+        "{help}"
+    );
+}
+
+#[test]
+fn route_code_usage_errors_read_well() {
+    let dir = TempDir::new("route-messages");
+    let file = dir.file("in", &test_packet("t", Status::Success, None));
+    let file = file.to_str().expect("UTF-8");
+    let cases: [(Vec<&str>, &str); 6] = [
+        (
+            vec!["--route-code", "a", file, file],
+            "--route-code is given once for 2 inputs: give it once per input",
+        ),
+        (
+            vec!["--route", "a", "--route", "b", file, file, file],
+            "--route-code is given twice for 3 inputs: give it once per input",
+        ),
+        (
+            vec![
+                "--route",
+                "a",
+                "--route",
+                "b",
+                "--route",
+                "c",
+                "--command",
+                "true",
+            ],
+            "--route-code is given 3 times for 1 input: give it once per input",
+        ),
+        (
+            vec!["--route-code", "", file],
+            "--route-code '': an input's route code must be non-empty and without '/'",
+        ),
+        (
+            vec!["--route-code", "a/b", file],
+            "--route-code 'a/b': an input's route code must be non-empty and without '/'",
+        ),
+        (
+            vec!["--route", "a", "--route-code", "a", file, file],
+            "--route-code 'a' is given twice: each input needs a route code of its own",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = mux(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            stderr_text(&out),
+            format!("subunit-mux: {message}\n"),
+            "{args:?}"
+        );
+    }
+}
 
 #[test]
 fn route_names_replace_the_numbers_everywhere() {
@@ -1273,7 +1277,7 @@ fn route_names_replace_the_numbers_everywhere() {
         );
     }
     let parts = split_output(&out.stdout, &["unit", "func", "crash"]);
-    let splits = check_part("input unit (file)", &file_input, &parts[0], "unit");
+    let splits = check_part("input unit (file)", &file_input, &parts[0], "unit", false);
     assert!(splits.is_empty());
     assert_eq!(wrapped(&parts[0], false), b"file chatter\n");
     assert_eq!(
@@ -1316,41 +1320,6 @@ fn ambiguous_inputs_and_route_names_are_refused() {
             stderr.starts_with("subunit-mux: ") && stderr.contains(about),
             "{args:?}: {stderr:?}"
         );
-    }
-}
-
-/// Whether process `pid` is gone (or a zombie) within the timeout.
-fn gone_within(pid: u32) -> bool {
-    let deadline = Instant::now() + TIMEOUT;
-    while Instant::now() < deadline {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(stat)
-                if stat
-                    .rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
-            {
-                return true;
-            }
-            Ok(_) => thread::sleep(Duration::from_millis(20)),
-        }
-    }
-    false
-}
-
-/// Reads a pid a command wrote into `path`, waiting for it to appear.
-fn pid_in(path: &Path) -> u32 {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(pid) = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            return pid;
-        }
-        assert!(Instant::now() < deadline, "no pid in {}", path.display());
-        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -1443,8 +1412,170 @@ fn a_packet_too_large_for_its_route_code_is_kept_as_chatter() {
         "the packet's bytes, as chatter of input 0"
     );
     assert!(
-        stderr_text(&out).contains("too large to take a route code"),
+        stderr_text(&out)
+            .contains("warning: 1 packet too large to take a route code was kept as chatter\n"),
         "{}",
         stderr_text(&out)
     );
+}
+
+// ---------------------------------------------------------------------
+// 6. Timestamps: the arrival time only for live inputs
+// ---------------------------------------------------------------------
+
+/// The start of the recorded run of the timestamp tests.
+const RECORDED: u32 = 1_700_000_000;
+
+/// A packet of test `id` with `status`, recorded `at` seconds into the run.
+fn recorded_packet(id: &str, status: Status, at: f64) -> Vec<u8> {
+    let mut out = Vec::new();
+    OwnedEvent {
+        status,
+        runnable: true,
+        timestamp: Some(subunit_tools::Timestamp {
+            seconds: RECORDED + at as u32,
+            nanos: (at.fract() * 1e9).round() as u32,
+        }),
+        test_id: Some(id.into()),
+        ..OwnedEvent::default()
+    }
+    .encode(&mut out);
+    out
+}
+
+/// Two shards of one recorded run of 2.65 s, with chatter (build output,
+/// a log line without its newline) around their packets.
+fn recorded_shards() -> [Vec<u8>; 2] {
+    [
+        [
+            &b"building shard 0\n"[..],
+            &recorded_packet("a", Status::InProgress, 0.0),
+            b"log of a\n",
+            &recorded_packet("a", Status::Success, 1.5),
+        ]
+        .concat(),
+        [
+            &b"building shard 1\n"[..],
+            &recorded_packet("b", Status::InProgress, 0.2),
+            b"log of b",
+            &recorded_packet("b", Status::Fail, 2.65),
+        ]
+        .concat(),
+    ]
+}
+
+/// The run time subunit-stats reports for `stream`.
+fn run_time(stream: &[u8]) -> f64 {
+    let mut stats = ours("subunit-stats");
+    stats.arg("--json");
+    let out = run_with_input(stats, stream);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("subunit-stats --json");
+    json["run_time"].as_f64().expect("run_time")
+}
+
+/// Seconds since the epoch, now.
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
+
+#[test]
+fn recorded_files_keep_their_run_time() {
+    let dir = TempDir::new("recorded");
+    let shards = recorded_shards();
+    let f0 = dir.file("shard0.subunit", &shards[0]);
+    let f1 = dir.file("shard1.subunit", &shards[1]);
+    assert!((run_time(&shards.concat()) - 2.65).abs() < 1e-6);
+
+    // Both named, and the first as standard input redirected from the file:
+    // regular files either way, whose chatter gets no timestamp.
+    let named = ours("subunit-mux").arg(&f0).arg(&f1).output().expect("run");
+    let redirected = ours("subunit-mux")
+        .arg("-")
+        .arg(&f1)
+        .stdin(std::fs::File::open(&f0).expect("open"))
+        .output()
+        .expect("run");
+    for (how, out) in [("named", named), ("stdin from a file", redirected)] {
+        assert!(out.status.success(), "{how}: {}", stderr_text(&out));
+        let parts = split_output(&out.stdout, &["0", "1"]);
+        for (k, shard) in shards.iter().enumerate() {
+            let label = format!("{how}: shard {k}");
+            check_part(&label, shard, &parts[k], &k.to_string(), false);
+        }
+        let time = run_time(&out.stdout);
+        assert!(
+            (time - 2.65).abs() < 1e-6,
+            "{how}: the merged run took {time} s, the recorded one 2.65 s"
+        );
+    }
+}
+
+#[test]
+fn live_inputs_are_stamped_with_the_arrival_time() {
+    let dir = TempDir::new("live-stamps");
+    let shards = recorded_shards();
+    let f1 = dir.file("shard1.subunit", &shards[1]);
+    let before = now();
+    let mut cmd = ours("subunit-mux");
+    cmd.arg("-")
+        .args(["--command", &format!("{}; echo err >&2", cat(&f1))]);
+    let out = run_with_input(cmd, &shards[0]);
+    let after = now();
+    assert!(out.status.success(), "{}", stderr_text(&out));
+    let parts = split_output(&out.stdout, &["0", "1"]);
+    check_part("shard 0 through a pipe", &shards[0], &parts[0], "0", true);
+    check_part("shard 1 from a command", &shards[1], &parts[1], "1", true);
+    assert_eq!(wrapped(&parts[1], true), b"err\n");
+    for piece in parts.iter().flatten() {
+        if let Piece::Stdout(e) | Piece::Stderr(e) = piece {
+            let ts = e.timestamp.expect("stamped");
+            let at = f64::from(ts.seconds) + f64::from(ts.nanos) / 1e9;
+            assert!(
+                before - 1.0 <= at && at <= after + 1.0,
+                "stamped {at}, not between {before} and {after}: {}",
+                short(e)
+            );
+        }
+    }
+}
+
+#[test]
+fn no_timestamps_leaves_them_out_of_every_packet_made() {
+    let shards = recorded_shards();
+    let killed = "echo out; echo err >&2; kill -9 $$";
+    let mut cmd = ours("subunit-mux");
+    cmd.args(["--no-timestamps", "-", "--command", killed]);
+    let out = run_with_input(cmd, &shards[0]);
+    assert_eq!(out.status.code(), Some(137), "{}", stderr_text(&out));
+    let parts = split_output(&out.stdout, &["0", "1"]);
+    // The input's packets keep their recorded times; nothing else has one.
+    let recorded: Vec<_> = packets(&parts[0]).iter().map(|e| e.timestamp).collect();
+    assert_eq!(recorded.len(), 2);
+    assert!(recorded.iter().all(Option::is_some), "{recorded:?}");
+    let report = packets(&parts[1]);
+    let [report] = report[..] else {
+        panic!("one failure report expected: {:?}", parts[1]);
+    };
+    assert_eq!(
+        (report.test_id.as_deref(), report.status),
+        (Some(killed), Status::Fail)
+    );
+    assert_eq!(
+        report.timestamp,
+        None,
+        "the failure report: {}",
+        short(report)
+    );
+    assert_eq!(wrapped(&parts[0], false), b"building shard 0\nlog of a\n");
+    assert_eq!(wrapped(&parts[1], false), b"out\n");
+    assert_eq!(wrapped(&parts[1], true), b"err\n");
+    for piece in parts.iter().flatten() {
+        if let Piece::Stdout(e) | Piece::Stderr(e) = piece {
+            assert_eq!(e.timestamp, None, "{}", short(e));
+        }
+    }
 }

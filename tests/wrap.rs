@@ -1,13 +1,15 @@
-//! subunit-wrap: lossless wrapping, command mode, result lines, live output.
+//! subunit-wrap: lossless wrapping, command mode, result lines, live output,
+//! signals passed on to the command.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use common::procs::{Running, TempDir, gone_within, line_in, pid_in, send, wait_within};
 use common::runs::{self, OwnedEvent, Rng, RunShape};
 use common::{Decoded, decode_all, ours, run_with_input};
 use proptest::prelude::*;
@@ -530,4 +532,312 @@ fn packets_between_text_keep_their_place() {
         })
         .collect();
     assert_eq!(order, ["one\n", "<x>", "two", ""]);
+}
+
+#[test]
+fn route_is_a_visible_alias_of_route_code() {
+    let input = b"hello\nPASS: t\n";
+    let run = |option: &str| {
+        let mut cmd = ours("subunit-wrap");
+        cmd.args(["--no-timestamps", option, "7"]);
+        run_with_input(cmd, input)
+    };
+    let (long, alias) = (run("--route-code"), run("--route"));
+    assert!(long.status.success() && alias.status.success(), "{alias:?}");
+    assert_eq!(alias.stdout, long.stdout);
+    let routes: Vec<Option<String>> = decode_all(&alias.stdout[..])
+        .into_iter()
+        .map(|i| match i {
+            Decoded::Packet(e, _) => e.route_code,
+            Decoded::Chatter(_) => panic!("chatter in the output"),
+        })
+        .collect();
+    assert!(routes.len() >= 3, "{routes:?}");
+    assert!(
+        routes.iter().all(|r| r.as_deref() == Some("7")),
+        "{routes:?}"
+    );
+    let help = ours("subunit-wrap").arg("--help").output().expect("help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(
+        help.contains("--route-code <CODE>") && help.contains("[alias: --route]"),
+        "{help}"
+    );
+}
+
+// ---------------------------------------------------------------------
+// Signals in command mode
+// ---------------------------------------------------------------------
+
+/// `subunit-wrap --no-timestamps -- sh -c SCRIPT` with its stdout read on a
+/// thread, started with every signal at its default action (a test run in
+/// the background of a script would otherwise pass SIGINT on ignored).
+struct Wrapped {
+    wrap: Running,
+    stdout: thread::JoinHandle<Vec<u8>>,
+    test_id: String,
+}
+
+fn spawn_wrapped(script: &str, stdin: Stdio, setup: fn() -> std::io::Result<()>) -> Wrapped {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = ours("subunit-wrap");
+    cmd.args(["--no-timestamps", "--", "sh", "-c", script])
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec only signal(2) and the setup's
+    // system calls, on no shared data.
+    unsafe {
+        cmd.pre_exec(move || {
+            for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            setup()
+        });
+    }
+    let mut wrap = Running(cmd.spawn().expect("spawn subunit-wrap"));
+    let mut out = wrap.stdout.take().expect("stdout");
+    let stdout = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        out.read_to_end(&mut bytes).expect("read the output");
+        bytes
+    });
+    Wrapped {
+        wrap,
+        stdout,
+        // As subunit-wrap quotes the command line.
+        test_id: format!("sh -c '{}'", script.replace('\'', r"'\''")),
+    }
+}
+
+impl Wrapped {
+    /// Waits for subunit-wrap to end; its status, the contents of the
+    /// command's stdout file, and the command's test's last packet, which
+    /// must be the last of the output. The output must be whole packets.
+    fn finish(mut self, what: &str) -> (ExitStatus, Vec<u8>, OwnedEvent) {
+        let status = wait_within(&mut self.wrap, what);
+        let out = self.stdout.join().expect("stdout thread");
+        let mut stdout = Vec::new();
+        let mut last = None;
+        for item in decode_all(&out[..]) {
+            let Decoded::Packet(e, _) = item else {
+                panic!("{what}: chatter (a torn packet?) in the output: {item:?}")
+            };
+            match &e.file {
+                Some((name, content)) if e.test_id.is_none() && name == "stdout" => {
+                    stdout.extend_from_slice(content)
+                }
+                _ => {}
+            }
+            last = Some(e);
+        }
+        let last = last.unwrap_or_else(|| panic!("{what}: no output"));
+        assert_eq!(
+            last.test_id.as_deref(),
+            Some(self.test_id.as_str()),
+            "{what}: the command's test ends the output"
+        );
+        (status, stdout, last)
+    }
+}
+
+/// The command's test's exit-status note.
+fn exit_note(e: &OwnedEvent) -> String {
+    let (name, content) = e.file.as_ref().expect("an exit-status attachment");
+    assert_eq!(name, "exit-status");
+    String::from_utf8_lossy(content).into_owned()
+}
+
+fn no_setup() -> std::io::Result<()> {
+    Ok(())
+}
+
+#[test]
+fn a_signal_to_wrap_reaches_the_command_and_wrap_ends_by_it() {
+    use std::os::unix::process::ExitStatusExt;
+    for (signal, name) in [
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+    ] {
+        let dir = TempDir::new(&format!("signal-{signal}"));
+        let pid_file = dir.path("pid");
+        let script = format!(
+            "echo ready; echo $$ > '{}'; exec sleep 60",
+            pid_file.display()
+        );
+        let run = spawn_wrapped(&script, Stdio::null(), no_setup);
+        let wrap_pid = run.wrap.id();
+        // The command runs: "ready" is in its pipe, and it is sleep now.
+        let child = pid_in(&pid_file);
+        send(wrap_pid, signal);
+        let (status, stdout, last) = run.finish(&format!("after {name}"));
+        assert_eq!(status.signal(), Some(signal), "{name}: {status:?}");
+        assert!(gone_within(child), "{name}: the command {child} still runs");
+        assert_eq!(stdout, b"ready\n", "{name}: what the command wrote");
+        assert_eq!(last.status, Status::Fail, "{name}");
+        assert_eq!(
+            exit_note(&last),
+            format!("killed by signal {signal} ({name})\n")
+        );
+    }
+}
+
+#[test]
+fn a_command_that_handles_the_signal_decides_the_outcome() {
+    let dir = TempDir::new("handled");
+    let pid_file = dir.path("pid");
+    // The trap stops the command's own sleep (so that nothing keeps its
+    // output open), says so and exits 0.
+    let script = format!(
+        "trap 'kill $s; echo handled; exit 0' TERM; sleep 60 >/dev/null 2>&1 & s=$!; \
+         echo $$ > '{}'; wait $s",
+        pid_file.display()
+    );
+    let run = spawn_wrapped(&script, Stdio::null(), no_setup);
+    let wrap_pid = run.wrap.id();
+    let child = pid_in(&pid_file);
+    send(wrap_pid, libc::SIGTERM);
+    let (status, stdout, last) = run.finish("after SIGTERM, handled");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(gone_within(child), "the command {child} still runs");
+    assert_eq!(stdout, b"handled\n");
+    assert_eq!(last.status, Status::Success);
+    assert_eq!(exit_note(&last), "exit status 0 after SIGTERM\n");
+}
+
+/// A pseudo-terminal: the master the test types into, the slave that is
+/// subunit-wrap's standard input and controlling terminal.
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    // SAFETY: the fd is checked and owned by the File made from it; the
+    // name buffer is large enough and NUL-terminated by ptsname_r.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(
+            master >= 0,
+            "posix_openpt: {}",
+            std::io::Error::last_os_error()
+        );
+        let master = std::fs::File::from_raw_fd(master);
+        use std::os::fd::AsRawFd;
+        assert_eq!(libc::grantpt(master.as_raw_fd()), 0);
+        assert_eq!(libc::unlockpt(master.as_raw_fd()), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(
+            libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr(), name.len()),
+            0
+        );
+        let name = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_str()
+            .expect("UTF-8 pty name")
+            .to_owned();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(&name)
+            .expect("open the pty's slave");
+        (master, slave)
+    }
+}
+
+/// subunit-wrap in a session of its own on the terminal on its stdin, its
+/// process group in the foreground there, as a shell runs a command.
+fn on_the_terminal() -> std::io::Result<()> {
+    // SAFETY: system calls on our own process and standard input.
+    unsafe {
+        if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every thread of process `pid` is stopped (by SIGSTOP).
+fn stopped_within(pid: u32) {
+    let deadline = std::time::Instant::now() + common::procs::TIMEOUT;
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the process's threads");
+        let all_stopped = tasks.filter_map(Result::ok).all(|task| {
+            std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('T'))
+            })
+        });
+        if all_stopped {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{pid} did not stop");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_reaches_the_command_once_and_wrap_ends_as_it_did() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new("ctrl-c");
+    let (pid_file, count, last_count) = (dir.path("pid"), dir.path("count"), dir.path("last"));
+
+    // A command that counts the SIGINTs it gets, and on SIGTERM writes the
+    // count down and exits 0 (or does so after 30 s).
+    let script = format!(
+        "trap 'n=$((n+1)); echo $n > {count}' INT; trap 'echo $n > {last}; exit 0' TERM; \
+         n=0; i=0; echo $$ > {pid}; \
+         while [ $i -lt 600 ]; do sleep 0.05 </dev/null; i=$((i+1)); done",
+        count = count.display(),
+        last = last_count.display(),
+        pid = pid_file.display(),
+    );
+    let (mut master, slave) = pty();
+    let run = spawn_wrapped(&script, Stdio::from(slave), on_the_terminal);
+    let wrap_pid = run.wrap.id();
+    let child = pid_in(&pid_file);
+    // Ctrl-C while subunit-wrap is stopped: the command takes the
+    // terminal's SIGINT first, so that one passed on by subunit-wrap once
+    // it goes on could not merge with it, and would be counted.
+    send(wrap_pid, libc::SIGSTOP);
+    stopped_within(wrap_pid);
+    master.write_all(b"\x03").expect("type Ctrl-C");
+    assert_eq!(
+        line_in(&count),
+        "1",
+        "the command got the terminal's SIGINT"
+    );
+    send(wrap_pid, libc::SIGCONT);
+    // subunit-wrap takes the SIGINT (pending, a lower number) before this
+    // SIGTERM, which it passes on: the command counts a SIGINT passed on
+    // before it ends.
+    send(wrap_pid, libc::SIGTERM);
+    let (status, _, last) = run.finish("after Ctrl-C and SIGTERM, handled");
+    assert_eq!(
+        line_in(&last_count),
+        "1",
+        "the command got the terminal's SIGINT again from subunit-wrap"
+    );
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(gone_within(child), "the command {child} still runs");
+    assert_eq!(last.status, Status::Success);
+    assert_eq!(exit_note(&last), "exit status 0 after SIGINT, SIGTERM\n");
+
+    // A command that Ctrl-C kills: subunit-wrap reports it and ends by
+    // SIGINT too, so that a shell running it knows it was interrupted.
+    let pid_file = dir.path("pid2");
+    let script = format!(
+        "echo ready; echo $$ > '{}'; exec sleep 60",
+        pid_file.display()
+    );
+    let (mut master, slave) = pty();
+    let run = spawn_wrapped(&script, Stdio::from(slave), on_the_terminal);
+    let child = pid_in(&pid_file);
+    master.write_all(b"\x03").expect("type Ctrl-C");
+    let (status, stdout, last) = run.finish("after Ctrl-C");
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    assert!(gone_within(child), "the command {child} still runs");
+    assert_eq!(stdout, b"ready\n");
+    assert_eq!(last.status, Status::Fail);
+    assert_eq!(exit_note(&last), "killed by signal 2 (SIGINT)\n");
+    drop(master);
 }

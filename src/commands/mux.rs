@@ -1,12 +1,10 @@
 //! `subunit-mux`: live streams of many workers merged into one, whole
 //! packets labelled by route code (SPEC section 4).
 
-use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc::{self, SyncSender};
-use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use clap::{ArgMatches, FromArgMatches, Parser};
@@ -15,7 +13,7 @@ use crate::cli::{self, DamageLog, Error, Input, V1Log};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
-use crate::signals::{Blocked, die_by};
+use crate::signals::{Blocked, Children, PassOn, Target};
 use crate::stream::pump::{Pumped, Routing, pump, write_batches};
 use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
 
@@ -33,10 +31,13 @@ pub const NAME: &str = "subunit-mux";
                   packet is written whole as soon as it is complete, never split or mixed \
                   with another, so a silent or hung input holds no other back. Input k \
                   (counting from 0 in command-line order) labels its packets with route \
-                  code k, or k/OLD when they had route code OLD; --route replaces the \
+                  code k, or k/OLD when they had route code OLD; --route-code replaces the \
                   numbers. Chatter from input k becomes stdout file packets with route code \
-                  k. A command's standard error becomes stderr file packets with its route \
-                  code. subunit-mux ends when every input has ended."
+                  k, stamped with the time it arrived when the input is live (a pipe, FIFO, \
+                  socket, terminal or command) and left without a timestamp when it is a \
+                  regular file, whose recorded times are the run's. A command's standard \
+                  error becomes stderr file packets with its route code. subunit-mux ends \
+                  when every input has ended."
 )]
 pub struct Args {
     /// Streams to merge: files, FIFOs, or `-` for standard input.
@@ -48,8 +49,13 @@ pub struct Args {
     pub commands: Vec<String>,
 
     /// Route code of each input in turn, instead of its number (give one per input).
-    #[arg(long = "route", value_name = "NAME")]
+    #[arg(long = "route-code", visible_alias = "route", value_name = "CODE")]
     pub routes: Vec<String>,
+
+    /// Leave timestamps out of the packets made (wrapped chatter, failure
+    /// reports), for reproducible output; the inputs' packets keep theirs.
+    #[arg(long)]
+    pub no_timestamps: bool,
 }
 
 /// Man page sections after OPTIONS.
@@ -59,7 +65,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "Watch two workers over ssh:\n\n    \
          subunit-mux --command 'ssh a run-tests' --command 'ssh b run-tests' | subunit-stats\n\n\
          Name the inputs:\n\n    \
-         subunit-mux --route unit --route functional unit.subunit functional.subunit",
+         subunit-mux --route-code unit --route-code functional unit.subunit functional.subunit\n\n\
+         Merge recorded shards, their run time kept:\n\n    \
+         subunit-mux shard0.subunit shard1.subunit | stestr load",
     ),
     (
         "ROUTE CODES",
@@ -67,7 +75,21 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          its packets with their original route codes once the first part is taken off, \
          its chatter as the contents of its stdout file packets. Only the route code, the \
          length and the CRC of a packet are written anew; a packet that would outgrow the \
-         4 MiB limit with its longer route code is split as encoders split file content.",
+         4 MiB limit with its longer route code is split as encoders split file content. \
+         --route was the option's name in earlier versions; it is kept as an alias of \
+         --route-code, the name subunit-wrap uses too.",
+    ),
+    (
+        "TIMESTAMPS",
+        "The packets of the inputs pass with the timestamps they have. A packet that \
+         subunit-mux makes, of chatter or a command's standard error, carries the time its \
+         bytes arrived when the input is live: a pipe (standard input in a pipeline), a \
+         FIFO, a socket, a terminal or a --command. Chatter read from a regular file (a \
+         recorded stream, also when given as standard input with <) gets no timestamp: \
+         the time it is read is not the time it was written, and a tool that takes the run \
+         time from the first and last timestamp (subunit-stats, stestr load) would report \
+         the reading instead of the run. The failing test reported for a command carries \
+         the time it ended. With --no-timestamps no packet made carries a timestamp.",
     ),
     (
         "COMMANDS",
@@ -77,20 +99,29 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          and as a failing test named after the command, with its route code and an \
          exit-status attachment. When the output is closed, the commands' process groups \
          are sent SIGTERM; when subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
-         sends it to them and ends by it. A command's standard error is text by nature: \
-         it is not looked at for v1 text (see V1 INPUT).",
+         sends it to them and ends by it, starting no more commands. A command's \
+         standard error is text by nature: it is not looked at for v1 text (see V1 \
+         INPUT).",
     ),
     (
         "FLOW",
         "The output is flushed whenever no input has a packet ready. A slow reader of the \
          output slows the inputs down: subunit-mux holds a few batches of packets per \
          input (a batch is about 64 KiB, or one packet if larger), never more as the \
-         streams grow. - may be given once. --route names must be distinct, non-empty \
-         and without '/', so that the output splits back into its inputs. A packet too \
+         streams grow. - may be given once. --route-code values must be distinct, \
+         non-empty and without '/', so that the output splits back into its inputs. A packet too \
          large to carry its new route code (4 MiB without file content to split) is \
          kept as chatter of its input, with a warning.",
     ),
     cli::V1_INPUT_MAN,
+    (
+        "DIFFERENCES FROM PYTHON-SUBUNIT",
+        "python-subunit has no subunit-mux. Its filters, and its subunit-combine, which \
+         runs commands one after another, wrap chatter without timestamps, as subunit-mux \
+         does for regular files. subunit-mux stamps the chatter of live inputs with its \
+         arrival time, so that a hung worker's last output shows when it came; \
+         --no-timestamps leaves that out.",
+    ),
     (
         "EXIT STATUS",
         "0 when every input ended and every command exited with 0; else the first \
@@ -114,9 +145,6 @@ struct Ended {
     status: Option<u8>,
 }
 
-/// The commands running, so they can be stopped when the output closes.
-type Running = Arc<Mutex<Vec<u32>>>;
-
 /// Runs `subunit-mux` with the arguments parsed into `matches`.
 pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     let args = Args::from_arg_matches(matches).map_err(|e| Error::Usage(e.to_string()))?;
@@ -124,25 +152,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     if sources.is_empty() {
         return Err(Error::Usage("give inputs to merge, or --command".into()));
     }
-    if !args.routes.is_empty() && args.routes.len() != sources.len() {
-        return Err(Error::Usage(format!(
-            "--route was given {} times for {} inputs: give it once per input",
-            args.routes.len(),
-            sources.len()
-        )));
-    }
-    // The output splits back into the inputs only if route names are
-    // distinct and each is one part of a route code.
-    for (i, route) in args.routes.iter().enumerate() {
-        if route.is_empty() || route.contains('/') {
-            return Err(Error::Usage(format!(
-                "--route '{route}': a name must be non-empty, without '/'"
-            )));
-        }
-        if args.routes[..i].contains(route) {
-            return Err(Error::Usage(format!("--route '{route}' is given twice")));
-        }
-    }
+    check_routes(&args.routes, sources.len())?;
     let stdins = sources
         .iter()
         .filter(|s| matches!(s, Source::Path(p) if p.as_os_str() == "-"))
@@ -178,23 +188,23 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     // About one batch per reader in flight, besides the one each is
     // filling: back-pressure on a slow reader of the output.
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(readers.max(2));
-    let running = Running::default();
+    let children = Children::default();
     // Commands run in process groups of their own, so that stopping one
     // stops what it started; signals meant for us go to them too.
-    let blocked = Blocked::new(&PASSED_ON);
-    let groups = running.clone();
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let (signal, _) = blocked.wait();
-            signal_groups(&groups, signal);
-            die_by(signal)
-        })
+    Blocked::new(&PASSED_ON)
+        .pass_on(children.clone(), PassOn::ToGroupsThenDie)
         .map_err(Error::Write)?;
+    let timestamps = !args.no_timestamps;
     let mut handles = Vec::new();
     for (k, source) in sources.into_iter().enumerate() {
         let route = args.routes.get(k).cloned().unwrap_or_else(|| k.to_string());
-        handles.push(spawn_input(source, route, tx.clone(), running.clone())?);
+        handles.push(spawn_input(
+            source,
+            route,
+            timestamps,
+            tx.clone(),
+            children.clone(),
+        )?);
     }
     drop(tx);
 
@@ -202,7 +212,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     if written.is_err() {
         // Nobody reads the output any more: stop the commands rather than
         // leave them running.
-        signal_groups(&running, libc::SIGTERM);
+        children.signal(libc::SIGTERM, Target::Group);
     }
     written?;
 
@@ -237,8 +247,13 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     damage.report(NAME);
     v1.report(NAME);
     if unroutable > 0 {
+        let (packets, were) = if unroutable == 1 {
+            ("packet", "was")
+        } else {
+            ("packets", "were")
+        };
         eprintln!(
-            "{NAME}: warning: {unroutable} packet(s) too large to take a route code were kept as chatter"
+            "{NAME}: warning: {unroutable} {packets} too large to take a route code {were} kept as chatter"
         );
     }
     if failed.is_some() {
@@ -250,14 +265,35 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
 /// Signals that end subunit-mux, passed on to the commands first.
 const PASSED_ON: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
 
-/// Sends `signal` to the process group of every command running.
-fn signal_groups(running: &Running, signal: i32) {
-    for &pid in running.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        // SAFETY: the group of a child we started and have not reaped (its
-        // thread waits for it without reaping before taking it off the
-        // list), so the id is not reused.
-        unsafe { libc::kill(-(pid as libc::pid_t), signal) };
+/// Checks the route codes given with --route-code (its alias --route):
+/// one per input, and such that the output splits back into the inputs,
+/// so distinct and each one part of a route code.
+fn check_routes(routes: &[String], inputs: usize) -> Result<(), Error> {
+    const OPTION: &str = "--route-code";
+    if !routes.is_empty() && routes.len() != inputs {
+        let given = match routes.len() {
+            1 => "once".to_owned(),
+            2 => "twice".to_owned(),
+            n => format!("{n} times"),
+        };
+        let plural = if inputs == 1 { "" } else { "s" };
+        return Err(Error::Usage(format!(
+            "{OPTION} is given {given} for {inputs} input{plural}: give it once per input"
+        )));
     }
+    for (i, route) in routes.iter().enumerate() {
+        if route.is_empty() || route.contains('/') {
+            return Err(Error::Usage(format!(
+                "{OPTION} '{route}': an input's route code must be non-empty and without '/'"
+            )));
+        }
+        if routes[..i].contains(route) {
+            return Err(Error::Usage(format!(
+                "{OPTION} '{route}' is given twice: each input needs a route code of its own"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The inputs in command-line order, files and commands mixed.
@@ -279,10 +315,11 @@ fn sources(args: &Args, matches: &ArgMatches) -> Vec<Source> {
     placed.into_iter().map(|(_, s)| s).collect()
 }
 
-fn wrapper(file_name: &str, route: &str) -> Result<Wrapper, Error> {
+fn wrapper(file_name: &str, route: &str, timestamps: bool) -> Result<Wrapper, Error> {
     Wrapper::new(WrapOptions {
         route_code: Some(route.to_owned()),
         results: ResultLines::Off,
+        timestamps,
         ..WrapOptions::new(file_name)
     })
     .map_err(|e| Error::Usage(format!("route code '{route}' cannot be used: {e}")))
@@ -291,10 +328,12 @@ fn wrapper(file_name: &str, route: &str) -> Result<Wrapper, Error> {
 fn spawn_input(
     source: Source,
     route: String,
+    timestamps: bool,
     tx: SyncSender<Vec<u8>>,
-    running: Running,
+    children: Children,
 ) -> Result<JoinHandle<Result<Ended, Error>>, Error> {
-    let stdout_wrapper = wrapper("stdout", &route)?;
+    // A route code that cannot be used fails here, before any input starts.
+    wrapper("stdout", &route, timestamps)?;
     let routing = Routing::Under(route.clone());
     let thread_name = format!("input {route}");
     let body = move || -> Result<Ended, Error> {
@@ -305,6 +344,10 @@ fn spawn_input(
                 } else {
                     Input::open(&path)?
                 };
+                // Chatter of a recorded stream gets no timestamp: the time
+                // it is read is not the time it was written.
+                let live = !input.is_recorded();
+                let stdout_wrapper = wrapper("stdout", &route, timestamps && live)?;
                 let label = input.name().to_owned();
                 let seen =
                     pump(input, stdout_wrapper, &routing, &tx).map_err(Error::reading(&label))?;
@@ -314,7 +357,11 @@ fn spawn_input(
                 })
             }
             Source::Command(command) => {
-                run_command(&command, &route, stdout_wrapper, &routing, &tx, &running)
+                let made = Made {
+                    route: &route,
+                    timestamps,
+                };
+                run_command(&command, made, &routing, &tx, &children)
             }
         }
     };
@@ -324,45 +371,46 @@ fn spawn_input(
         .map_err(Error::Write)
 }
 
+/// How the packets made for one command are labelled.
+#[derive(Clone, Copy)]
+struct Made<'a> {
+    route: &'a str,
+    timestamps: bool,
+}
+
 /// Runs one command: its standard output on this thread, its standard
 /// error on another, then its exit status.
 fn run_command(
     command: &str,
-    route: &str,
-    stdout_wrapper: Wrapper,
+    made: Made<'_>,
     routing: &Routing,
     tx: &SyncSender<Vec<u8>>,
-    running: &Running,
+    children: &Children,
 ) -> Result<Ended, Error> {
-    let stderr_wrapper = wrapper("stderr", route)?;
+    let stdout_wrapper = wrapper("stdout", made.route, made.timestamps)?;
+    let stderr_wrapper = wrapper("stderr", made.route, made.timestamps)?;
     let mut sh = Command::new("sh");
     sh.args(["-c", command])
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    Blocked::unblock_in(&mut sh);
-    let spawned = sh.spawn();
-    let mut child: Child = match spawned {
+    let mut child: Child = match children.spawn(&mut sh) {
         Ok(child) => child,
         Err(err) => {
             let why = format!("cannot start: {}", os::io_message(&err));
-            report_failure(command, route, &why, tx);
+            report_failure(command, made, &why, tx);
             return Ok(Ended {
                 seen: Vec::new(),
                 status: Some(127),
             });
         }
     };
-    running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(child.id());
     let stderr = child.stderr.take().expect("piped");
     let stderr_tx = tx.clone();
     let stderr_routing = routing.clone();
     let stderr_thread = thread::Builder::new()
-        .name(format!("stderr {route}"))
+        .name(format!("stderr {}", made.route))
         .spawn(move || pump(stderr, stderr_wrapper, &stderr_routing, &stderr_tx))
         .map_err(Error::Write)?;
     let stdout = child.stdout.take().expect("piped");
@@ -374,31 +422,10 @@ fn run_command(
         .map_err(Error::reading(&format!("the errors of '{command}'")))?;
     // Standard error is text by nature, not a stream meant to be v2.
     stderr_seen.looks_like_v1 = false;
-    // Wait for the end without reaping the command, so its pid cannot be
-    // reused while it is still on the list of commands to stop.
-    loop {
-        // SAFETY: `info` is written by the call; the pid is our child's.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let waited = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                child.id(),
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        if waited == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            break;
-        }
-    }
-    running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&pid| pid != child.id());
-    let status = child.wait().map_err(Error::reading(&label))?;
+    let status = children.wait(&mut child).map_err(Error::reading(&label))?;
     let code = os::exit_code(status);
     if let Some(why) = failure(status) {
-        report_failure(command, route, &why, tx);
+        report_failure(command, made, &why, tx);
     }
     Ok(Ended {
         seen: vec![
@@ -423,18 +450,18 @@ fn failure(status: ExitStatus) -> Option<String> {
 }
 
 /// Says on stderr and in the stream that a command failed to run.
-fn report_failure(command: &str, route: &str, why: &str, tx: &SyncSender<Vec<u8>>) {
+fn report_failure(command: &str, made: Made<'_>, why: &str, tx: &SyncSender<Vec<u8>>) {
     eprintln!("{NAME}: command '{command}' {why}");
     let note = format!("{why}\n");
     let event = Event {
         status: Status::Fail,
         runnable: true,
         eof: true,
-        timestamp: Some(Timestamp::now()),
+        timestamp: made.timestamps.then(Timestamp::now),
         test_id: Some(command),
         mime: Some("text/plain; charset=utf8"),
         file: Some(("exit-status", note.as_bytes())),
-        route_code: Some(route),
+        route_code: Some(made.route),
         ..Event::default()
     };
     let mut packet = Vec::new();

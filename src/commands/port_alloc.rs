@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::cli::Error;
 use crate::os;
 use crate::ports::{self, LeaseDir, LeaseEnd, PortError, PortSet, Process, Request};
-use crate::signals::Blocked;
+use crate::signals::{Blocked, Children, PassOn};
 
 /// The command's name.
 pub const NAME: &str = "port-alloc";
@@ -301,8 +301,8 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
     }
     let all: Vec<String> = ports.iter().map(u16::to_string).collect();
     cmd.env("PORTS", all.join(" "));
-    Blocked::unblock_in(&mut cmd);
-    let mut child = match cmd.spawn() {
+    let children = Children::default();
+    let mut child = match children.spawn(&mut cmd) {
         Ok(child) => child,
         Err(err) => {
             eprintln!(
@@ -318,19 +318,14 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
             return Ok(ExitCode::from(code));
         }
     };
-    let pid = child.id() as libc::pid_t;
-    std::thread::spawn(move || {
-        loop {
-            let (signal, sent_to_us) = blocked.wait();
-            // A signal the terminal sent to the whole foreground group has
-            // reached the command already; pass on only those sent to us.
-            if sent_to_us {
-                // SAFETY: kill with the command's pid.
-                unsafe { libc::kill(pid, signal) };
-            }
-        }
-    });
-    let status = child.wait().map_err(Error::reading("the command"))?;
+    // A signal the terminal sent to the whole foreground group has reached
+    // the command already; only those sent to us are passed on.
+    blocked
+        .pass_on(children.clone(), PassOn::ToChildren)
+        .map_err(Error::Write)?;
+    let status = children
+        .wait(&mut child)
+        .map_err(Error::reading("the command"))?;
     Ok(ExitCode::from(os::exit_code(status)))
 }
 

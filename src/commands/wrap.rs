@@ -16,6 +16,7 @@ use crate::cli::{self, DamageLog, Error};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
+use crate::signals::{Blocked, Children, PassOn, Received, die_by};
 use crate::stream::pump::{Routing, pump, write_batches};
 use crate::stream::reader::{Damage, Item, StreamReader};
 use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
@@ -42,7 +43,8 @@ pub const NAME: &str = "subunit-wrap";
                   same time, so neither can block the other), passes on the packets it \
                   writes, and reports it as one test, in progress while it runs, then \
                   success or fail by its exit status. subunit-wrap exits with COMMAND's \
-                  status.\n\n\
+                  status. SIGHUP, SIGINT, SIGQUIT and SIGTERM are passed on to COMMAND, \
+                  and subunit-wrap ends when it does.\n\n\
                   The result lines of automake's test driver (PASS: name, FAIL:, XFAIL:, \
                   XPASS:, SKIP:, ERROR:) also become test results (success, fail, xfail, \
                   uxsuccess, skip, fail), and with --tap so do TAP's ok and not ok lines. \
@@ -72,7 +74,7 @@ pub struct Args {
     pub test_id: Option<String>,
 
     /// Route code of every packet made.
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, visible_alias = "route", value_name = "CODE")]
     pub route_code: Option<String>,
 
     /// MIME type of the wrapped output, e.g. "text/plain; charset=utf8".
@@ -99,7 +101,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "Count the tests of an automake suite:\n\n    make check | subunit-wrap | subunit-stats\n\n\
          Run a test script and report it as a test, with its TAP results:\n\n    \
          subunit-wrap --tap -- ./run-tests.sh > run.subunit\n\n\
-         Reproducible output for a test:\n\n    printf 'PASS: a\\n' | subunit-wrap --no-timestamps",
+         Reproducible output for a test:\n\n    printf 'PASS: a\\n' | subunit-wrap --no-timestamps\n\n\
+         A build log labelled with route code 3 (--route is an alias of --route-code, \
+         in subunit-mux too):\n\n    subunit-wrap --route-code 3 build.log",
     ),
     (
         "RESULTS",
@@ -118,8 +122,25 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          gives the status or the signal that killed it. Its output is attached to it \
          only when --test-id is given, so that by default subunit-stats passes it \
          through. A command that cannot be started is reported on standard error and \
-         as a failing test, and subunit-wrap exits with 127 (not found) or 126. A \
-         command killed by signal N makes subunit-wrap exit with 128+N.",
+         as a failing test, and subunit-wrap exits with 127 (not found) or 126.\n\n\
+         The command runs in subunit-wrap's process group, so that it can use the \
+         terminal. SIGHUP, SIGINT, SIGQUIT and SIGTERM sent to subunit-wrap (by kill, a \
+         CI job's timeout, a closing session) are passed on to the command, each time \
+         one comes; one from the terminal (Ctrl-C), which the whole foreground process \
+         group gets, the command included, is not sent again. subunit-wrap then goes on \
+         until the command has ended and its output has closed, writes what it read as \
+         whole packets, reports the test and ends as the command did (see EXIT STATUS). \
+         A command killed by the signal is a failing test whose exit-status attachment \
+         names it, e.g. killed by signal 15 (SIGTERM). A command that handles or ignores \
+         the signal goes on running, and subunit-wrap with it; its test then ends by its \
+         exit status as usual, 0 being a success, with an exit-status attachment that \
+         names the signals that came, e.g. exit status 0 after SIGTERM.\n\n\
+         Signals go to the command's own process only, and never once it has been \
+         waited for, so never to another process that was given its pid. Processes the \
+         command started are not signalled; one that keeps the command's output open \
+         keeps subunit-wrap waiting, as it does without a signal (sh -c 'exec CMD' \
+         avoids the extra process). Signals ignored when subunit-wrap starts (nohup) \
+         stay ignored. In filter mode a signal ends subunit-wrap at once.",
     ),
     (
         "LOSSLESS",
@@ -132,8 +153,13 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "EXIT STATUS",
         "In filter mode 0, or 2 on usage errors and when an input cannot be opened or \
-         read. In command mode, the command's status as above. A closed standard \
-         output ends subunit-wrap quietly with status 0.",
+         read. In command mode, the command's exit status, or 127 or 126 when it cannot \
+         be started. When signal N killed the command, 128+N, as shells give it, unless \
+         subunit-wrap got signal N too (passed on, or from the terminal): then, its \
+         output written, subunit-wrap ends by signal N itself, so that the shell or CI \
+         job that sent it sees the command was interrupted (a shell script's loop stops \
+         on Ctrl-C), and a shell shows 128+N. A closed standard output ends subunit-wrap \
+         quietly with status 0.",
     ),
 ];
 
@@ -250,13 +276,17 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
     };
     let mut out = cli::stdout();
     let mut made = Vec::new();
-    let mut child = match Command::new(&args.command[0])
+    // Blocked before any thread starts, and taken once the command runs:
+    // one that comes earlier waits for it.
+    let blocked = Blocked::new(&PASSED_ON);
+    let children = Children::default();
+    let mut command = Command::new(&args.command[0]);
+    command
         .args(&args.command[1..])
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+        .stderr(Stdio::piped());
+    let mut child = match children.spawn(&mut command) {
         Ok(child) => child,
         Err(err) => {
             let why = format!(
@@ -276,6 +306,9 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
             return Ok(ExitCode::from(code));
         }
     };
+    let received = blocked
+        .pass_on(children.clone(), PassOn::ToChildren)
+        .map_err(Error::Write)?;
     report.status(Status::InProgress, None, &mut made);
     out.write_all(&made)?;
     out.flush()?;
@@ -299,22 +332,44 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
             .map_err(Error::reading(&format!("the command's {name}")))?;
         damage.add_named(&format!("the command's {name}"), seen);
     }
-    let status = child.wait().map_err(Error::reading("the command"))?;
-    let (outcome, why, code) = outcome(status);
+    let status = children
+        .wait(&mut child)
+        .map_err(Error::reading("the command"))?;
+    let (outcome, why, code) = outcome(status, &received);
     report.status(outcome, why.as_deref(), &mut made);
     out.write_all(&made)?;
     out.flush()?;
     damage.report(NAME);
-    Ok(ExitCode::from(code))
+    match status.signal() {
+        // Killed by a signal that came to us too: end by it, now that the
+        // output is whole, so that whoever sent it sees it took effect.
+        Some(signal) if received.contains(signal) => die_by(signal),
+        _ => Ok(ExitCode::from(code)),
+    }
 }
 
-/// How a command ended: its test status, the reason for a failure, and
-/// the status to exit with (128+N for signal N, as shells do).
-fn outcome(status: ExitStatus) -> (Status, Option<String>, u8) {
+/// Signals passed on to the command (see the man page's COMMAND MODE).
+const PASSED_ON: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
+
+/// How a command ended: its test status, the note of its exit-status
+/// attachment (for a failure, or a success after a signal), and the status
+/// to exit with (128+N for signal N, as shells do).
+fn outcome(status: ExitStatus, received: &Received) -> (Status, Option<String>, u8) {
     let code = os::exit_code(status);
+    let signals: Vec<String> = received
+        .signals()
+        .into_iter()
+        .map(os::signal_name)
+        .collect();
+    let after = if signals.is_empty() {
+        String::new()
+    } else {
+        format!(" after {}", signals.join(", "))
+    };
     let why = match (status.code(), status.signal()) {
-        (Some(0), _) => return (Status::Success, None, 0),
-        (Some(code), _) => format!("exit status {code}"),
+        (Some(0), _) if signals.is_empty() => return (Status::Success, None, 0),
+        (Some(0), _) => return (Status::Success, Some(format!("exit status 0{after}")), 0),
+        (Some(code), _) => format!("exit status {code}{after}"),
         (None, Some(signal)) => format!("killed by signal {signal} ({})", os::signal_name(signal)),
         (None, None) => "ended without a status".into(),
     };

@@ -1,0 +1,133 @@
+//! Processes in tests: temporary folders for pid files and FIFOs, children
+//! killed when a test fails, waiting for conditions instead of sleeping.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long anything that should happen at once may take, on a loaded
+/// machine.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A folder of its own under the system's temporary folder, removed (with
+/// its files and FIFOs) when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let path =
+            std::env::temp_dir().join(format!("subunit-tools-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, bytes).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test
+/// leaves nothing behind, e.g. blocked opening a FIFO.
+pub struct Running(pub Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Waits for `child` at most [`TIMEOUT`]; kills it and fails after that.
+pub fn wait_within(child: &mut Child, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not end within {TIMEOUT:?} {what}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether process `pid` is gone (or a zombie) within the timeout.
+pub fn gone_within(pid: u32) -> bool {
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat)
+                if stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+            {
+                return true;
+            }
+            Ok(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    false
+}
+
+/// Reads what a command wrote into `path` (its pid, a count), waiting for
+/// a whole line to appear.
+pub fn line_in(path: &Path) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(line) = std::fs::read_to_string(path)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+        {
+            return line.trim_end().to_owned();
+        }
+        assert!(Instant::now() < deadline, "nothing in {}", path.display());
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Reads a pid a command wrote into `path`, waiting for it to appear.
+pub fn pid_in(path: &Path) -> u32 {
+    let line = line_in(path);
+    line.parse()
+        .unwrap_or_else(|_| panic!("not a pid in {}: {line:?}", path.display()))
+}
+
+/// Sends `signal` to process `pid`, which must exist.
+pub fn send(pid: u32, signal: i32) {
+    // SAFETY: kill with the pid of a process the test started.
+    let sent = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    assert_eq!(sent, 0, "kill {pid}: {}", std::io::Error::last_os_error());
+}
