@@ -152,8 +152,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          waits for the next result). tap2subunit reads one plan per input and goes \
          on counting after Bail out!; subunit-wrap takes a new plan, or a test after \
          an ended stream, as the next script's stream, so the output of several \
-         scripts in a row is counted plan by plan. A gap of more than 100000 missing \
-         tests (a stray 1..99999999999) is reported as its first 100000 tests and \
+         scripts in a row is counted plan by plan. A gap of more than 10000 missing \
+         tests (a stray 1..99999999999) is reported as its first 10000 tests and \
          one failing test named test M..N for the rest. Result packets are marked \
          runnable.",
     ),

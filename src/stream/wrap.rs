@@ -347,7 +347,7 @@ const MAX_COMMENT: usize = MAX_CHUNK;
 
 /// The most missing TAP tests reported one by one for one gap; the rest of
 /// a larger gap (a stray `1..99999999999`) is one failing test.
-const MAX_MISSING: u64 = 100_000;
+const MAX_MISSING: u64 = 10_000;
 
 impl Outcome {
     fn new(options: &WrapOptions, status: Status, test_id: String) -> Outcome {
