@@ -135,8 +135,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          when its stream ends: at a plan after the tests, at 1..0, at Bail out!, \
          when the next stream's plan comes, or at the end of the input. The next \
          stream is numbered from 1 again. Lines that start with white space \
-         (subtests, YAML blocks), other # comments and the lines of test-suite.log \
-         are not TAP results.",
+         (subtests, YAML blocks), # lines and the lines of test-suite.log are never \
+         TAP results.",
     ),
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
@@ -144,8 +144,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          uxsuccess (tap2subunit: xfail). A # that starts no directive ends the \
          description, and # skipped counts as # SKIP (tap2subunit takes such lines \
          for output). 1..0 without a reason is a skipped file skip test (tap2subunit \
-         crashes); its tap comment holds the reason without the word SKIP, as \
-         text/plain; charset=UTF8 (tap2subunit: SKIP reason, no MIME type). Bail \
+         crashes); with one, the tap comment holds the reason without the word \
+         SKIP, as text/plain; charset=UTF8 (tap2subunit: SKIP reason, no MIME type). Bail \
          out! without a reason is named Bail out! with no trailing space. Only the \
          diagnostics right after a result are attached to it (tap2subunit also \
          attaches those before the first test, and those after other output, and \

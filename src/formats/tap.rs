@@ -18,10 +18,11 @@
 //!   success. Tests are numbered as `tap2subunit` numbers them: a number
 //!   above the next one expected reports the ones skipped over as missing
 //!   first; otherwise the test takes the next number.
-//! - `1..N` [`# comment`], the plan, before the tests or after them.
+//! - `1..N`, then optionally `# comment`: the plan, before the tests or
+//!   after them.
 //!   `1..0` before any test skips the whole script; its comment, less a
 //!   leading `SKIP`, is the reason.
-//! - `Bail out!` [reason]: the script gave up.
+//! - `Bail out!`, then optionally a reason: the script gave up.
 //! - `# text`: a diagnostic.
 //!
 //! One input may hold several TAP streams one after the other (a script

@@ -8,6 +8,13 @@
 //! line back until the line ends, the input pauses ([`Wrapper::flush`]) or a
 //! packet comes. The contents of its file packets, in order, are exactly
 //! the chatter it was given.
+//!
+//! The result lines are read by [`AutomakeReader`] and [`TapReader`], one
+//! complete line at a time. An automake result is written with its line's
+//! chatter. A TAP result is held until the next line that is not a
+//! diagnostic, or until the input pauses, a packet comes or the input ends:
+//! the diagnostics between are attached to it (and stay chatter), while a
+//! hung test still shows downstream at once.
 
 use std::borrow::Cow;
 
