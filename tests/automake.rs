@@ -54,10 +54,21 @@ impl Project {
         Some(project)
     }
 
+    /// `program` in the project, without the flags of a make that runs
+    /// these tests (`make check` of this project).
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(&self.0)
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL");
+        cmd
+    }
+
     fn run(&self, program: &str, args: &[&str]) -> Vec<u8> {
-        let out = Command::new(program)
+        let out = self
+            .command(program)
             .args(args)
-            .current_dir(&self.0)
             .output()
             .unwrap_or_else(|e| panic!("{program}: {e}"));
         assert!(out.status.success(), "{program} {args:?}: {out:?}");
@@ -66,10 +77,10 @@ impl Project {
 
     /// `make check ARGS...`'s standard output; the suite fails.
     fn make_check(&self, args: &[&str]) -> String {
-        let out = Command::new("make")
+        let out = self
+            .command("make")
             .arg("check")
             .args(args)
-            .current_dir(&self.0)
             .output()
             .expect("make check");
         assert!(!out.status.success(), "the suite has failures: {out:?}");
