@@ -31,7 +31,7 @@ fn split(input: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
 /// Checks the output of wrapping `input` (with `--name wrapped`): nothing
 /// but packets; the input's packets byte for byte and in order; the
 /// `wrapped` file's contents equal to the input's chatter; every other
-/// packet is a result (a test id and a final status, no file); and with
+/// packet is a result (a test id and a final status); and with
 /// each wrapped packet replaced by its content and results left out, the
 /// output is the input again (every byte in its place). Returns the
 /// results.
@@ -58,7 +58,8 @@ fn check_wrapped(input: &[u8], output: &[u8]) -> Result<Vec<(Status, String)>, S
                 contents.extend_from_slice(content);
                 rebuilt.extend_from_slice(content);
             }
-            None if event.status.is_final() && event.test_id.is_some() => {
+            // A result, perhaps with an attachment (TAP's "tap comment").
+            _ if event.status.is_final() && event.test_id.is_some() => {
                 results.push((event.status, event.test_id.clone().unwrap_or_default()));
             }
             _ => return Err(format!("unexpected packet {event:?}")),

@@ -47,8 +47,9 @@ pub const NAME: &str = "subunit-wrap";
                   and subunit-wrap ends when it does.\n\n\
                   The result lines of automake's test driver (PASS: name, FAIL:, XFAIL:, \
                   XPASS:, SKIP:, ERROR:) also become test results (success, fail, xfail, \
-                  uxsuccess, skip, fail), and with --tap so do TAP's ok and not ok lines. \
-                  Those lines are kept as chatter too."
+                  uxsuccess, skip, fail), each test once even with make check VERBOSE=yes, \
+                  and with --tap so do TAP's results, with the tests its plan named that \
+                  never came as failures. Those lines are kept as chatter too."
 )]
 pub struct Args {
     /// Streams to wrap, in order; stdin when none are given or for `-`.
@@ -89,7 +90,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "tap")]
     pub no_results: bool,
 
-    /// Turn TAP result lines (ok, not ok, # SKIP, # TODO) into test results too.
+    /// Read TAP too: results (ok, not ok, # SKIP, # TODO), plans (missing
+    /// tests fail), 1..0 and Bail out!.
     #[arg(long)]
     pub tap: bool,
 }
@@ -109,11 +111,55 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "RESULTS",
         "A result line becomes one packet with the test's status, the line's time \
          and the route code given. automake lines name the test by what follows the \
-         colon; terminal colours and a trailing carriage return are ignored. TAP \
-         tests are named as python-subunit's tap2subunit names them: test N and the \
-         description. A TAP test marked # TODO that fails is an expected failure \
-         (xfail); one that passes is an unexpected success (uxsuccess), where \
-         tap2subunit reports xfail for both. TAP plans and diagnostics are chatter.",
+         colon; terminal colours and a trailing carriage return are ignored.\n\n\
+         When a suite fails, make check VERBOSE=yes also prints test-suite.log: a \
+         section for each test that did not pass, headed by its result line once \
+         more, then the test's log (its own output and, from the TAP driver, a copy \
+         of each result line). None of that is a new result, so no line from the \
+         .. contents:: line that starts those sections to the Testsuite summary line \
+         after them is read as one: each test counts once, and subunit-stats counts \
+         as many tests as automake's # TOTAL.\n\n\
+         With --tap, TAP is read as python-subunit's tap2subunit reads it. Tests are \
+         named test N and the description. A test marked # SKIP is skipped; one \
+         marked # TODO that fails is an expected failure (xfail), one that passes an \
+         unexpected success (uxsuccess). A test that the plan (1..N, before or after \
+         the tests) names, or whose number a later test skips over, but that never \
+         came is a failure named test N with a tap meta attachment saying test \
+         missing from TAP output, so a script that crashes half way is not green. \
+         1..0 # SKIP reason before any test is one skipped test, file skip. Bail \
+         out! reason is a failing test named by that line, and the tests the plan \
+         named that did not run are missing. A directive's reason and the # \
+         diagnostics that follow a result line are attached to that test as tap \
+         comment (text/plain; charset=UTF8, the lines joined by newlines, at most 64 \
+         KiB), and are kept as chatter as well.\n\n\
+         So that its diagnostics can be attached, a TAP result is written when the \
+         next line that is not a diagnostic is complete, or when the input pauses \
+         or ends, rather than as soon as its own line is: a diagnostic that comes \
+         after a pause is chatter only. The missing tests of a plan are reported \
+         when its stream ends: at a plan after the tests, at 1..0, at Bail out!, \
+         when the next stream's plan comes, or at the end of the input. The next \
+         stream is numbered from 1 again. Lines that start with white space \
+         (subtests, YAML blocks), # lines and the lines of test-suite.log are never \
+         TAP results.",
+    ),
+    (
+        "DIFFERENCES FROM PYTHON-SUBUNIT",
+        "TAP is read as tap2subunit reads it except here. A passing # TODO test is \
+         uxsuccess (tap2subunit: xfail). A # that starts no directive ends the \
+         description, and # skipped counts as # SKIP (tap2subunit takes such lines \
+         for output). 1..0 without a reason is a skipped file skip test (tap2subunit \
+         crashes); with one, the tap comment holds the reason without the word \
+         SKIP, as text/plain; charset=UTF8 (tap2subunit: SKIP reason, no MIME type). Bail \
+         out! without a reason is named Bail out! with no trailing space. Only the \
+         diagnostics right after a result are attached to it (tap2subunit also \
+         attaches those before the first test, and those after other output, and \
+         waits for the next result). tap2subunit reads one plan per input and goes \
+         on counting after Bail out!; subunit-wrap takes a new plan, or a test after \
+         an ended stream, as the next script's stream, so the output of several \
+         scripts in a row is counted plan by plan. A gap of more than 10000 missing \
+         tests (a stray 1..99999999999) is reported as its first 10000 tests and \
+         one failing test named test M..N for the rest. Result packets are marked \
+         runnable.",
     ),
     (
         "COMMAND MODE",

@@ -8,11 +8,23 @@
 //! line back until the line ends, the input pauses ([`Wrapper::flush`]) or a
 //! packet comes. The contents of its file packets, in order, are exactly
 //! the chatter it was given.
+//!
+//! The result lines are read by [`AutomakeReader`] and [`TapReader`], one
+//! complete line at a time. An automake result is written with its line's
+//! chatter. A TAP result is held until the next line that is not a
+//! diagnostic, or until the input pauses, a packet comes or the input ends:
+//! the diagnostics between are attached to it (and stay chatter), while a
+//! hung test still shows downstream at once.
+
+use std::borrow::Cow;
 
 use crate::codec::encode::{EncodeError, Event, encode};
 use crate::codec::packet::{Status, Timestamp};
-use crate::formats::automake::automake_result;
-use crate::formats::tap::tap_result;
+use crate::formats::automake::AutomakeReader;
+use crate::formats::tap::{
+    COMMENT_FILE, META_FILE, MISSING_NOTE, SKIP_ALL_ID, TEXT_MIME, TapEvent, TapReader,
+    bail_out_name, test_name,
+};
 
 /// The most chatter one packet carries.
 pub const MAX_CHUNK: usize = 64 * 1024;
@@ -82,12 +94,25 @@ pub struct Wrapper {
     /// The current line so far, for result lines; `None` once it is too
     /// long to be one.
     line: Option<Vec<u8>>,
-    /// Results of the lines completed by the latest chatter.
-    results: Vec<(Status, String)>,
-    /// TAP tests seen, for their names (`test N ...`).
-    tap_count: u64,
+    /// automake's result lines.
+    automake: AutomakeReader,
+    /// TAP, when its lines are results.
+    tap: Option<TapReader>,
+    /// The latest TAP result, held while diagnostics may follow it.
+    held: Option<Outcome>,
     /// Whether any chatter was wrapped (so the file needs an EOF).
     wrapped_any: bool,
+}
+
+/// A test result to report.
+#[derive(Debug)]
+struct Outcome {
+    status: Status,
+    test_id: String,
+    /// When its line came.
+    timestamp: Option<Timestamp>,
+    /// An attachment: file name and text (none when empty).
+    file: (&'static str, String),
 }
 
 impl Wrapper {
@@ -106,12 +131,14 @@ impl Wrapper {
             ..Event::default()
         };
         encode(&event, &mut Vec::new())?;
+        let tap = (options.results == ResultLines::AutomakeAndTap).then(TapReader::new);
         Ok(Wrapper {
             options,
             pending: Vec::new(),
             line: Some(Vec::new()),
-            results: Vec::new(),
-            tap_count: 0,
+            automake: AutomakeReader::new(),
+            tap,
+            held: None,
             wrapped_any: false,
         })
     }
@@ -128,7 +155,6 @@ impl Wrapper {
         if bytes.is_empty() {
             return;
         }
-        self.scan_lines(bytes);
         // Lines complete up to the last newline; the rest waits for more.
         let complete = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
         if self.pending.is_empty() {
@@ -146,21 +172,12 @@ impl Wrapper {
             let chunk = std::mem::replace(&mut self.pending, rest);
             self.emit_chunk(&chunk, out);
         }
-        for (status, name) in std::mem::take(&mut self.results) {
-            let event = Event {
-                status,
-                runnable: true,
-                timestamp: self.timestamp(),
-                test_id: Some(&name),
-                route_code: self.options.route_code.as_deref(),
-                ..Event::default()
-            };
-            encode(&event, out).expect("result names are cleaned");
-        }
+        self.scan_lines(bytes, out);
     }
 
-    /// Wraps what is pending (an unfinished line): when the input pauses,
-    /// and before a packet is passed on.
+    /// Wraps what is pending (an unfinished line) and reports a TAP result
+    /// held for its diagnostics: when the input pauses, and before a
+    /// packet is passed on.
     pub fn flush(&mut self, out: &mut Vec<u8>) {
         if !self.pending.is_empty() {
             let pending = std::mem::take(&mut self.pending);
@@ -168,6 +185,7 @@ impl Wrapper {
             self.pending = pending;
             self.pending.clear();
         }
+        release(&self.options, &mut self.held, out);
     }
 
     /// A packet of the input comes next: wraps what is pending, and starts a
@@ -177,10 +195,19 @@ impl Wrapper {
         self.line = Some(Vec::new());
     }
 
-    /// The input ended: wraps what is pending and, if any chatter was
-    /// wrapped, ends the file with an empty EOF packet.
+    /// The input ended: wraps what is pending, reports the TAP tests the
+    /// plan named that never came and, if any chatter was wrapped, ends the
+    /// file with an empty EOF packet.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         self.flush(out);
+        if let Some(tap) = &mut self.tap {
+            let options = &self.options;
+            tap.finish(|event| {
+                if let TapEvent::Missing { first, last } = event {
+                    missing(options, first, last, out);
+                }
+            });
+        }
         if self.wrapped_any {
             self.encode_chunk(&[], true, out);
             self.wrapped_any = false;
@@ -210,7 +237,7 @@ impl Wrapper {
         let options = &self.options;
         let event = Event {
             eof,
-            timestamp: self.timestamp(),
+            timestamp: timestamp(options),
             test_id: options.test_id.as_deref(),
             mime: options.mime.as_deref(),
             file: Some((&options.file_name, chunk)),
@@ -220,14 +247,9 @@ impl Wrapper {
         encode(&event, out).expect("wrap options are checked when made");
     }
 
-    /// The time for a packet made now: chatter is wrapped as it arrives,
-    /// so this is when its bytes came. The clock is read only if wanted.
-    fn timestamp(&self) -> Option<Timestamp> {
-        self.options.timestamps.then(Timestamp::now)
-    }
-
-    /// Follows lines through `bytes`, noting the results of those completed.
-    fn scan_lines(&mut self, mut bytes: &[u8]) {
+    /// Follows lines through `bytes`, reporting the results of those
+    /// completed.
+    fn scan_lines(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
         if self.options.results == ResultLines::Off {
             return;
         }
@@ -239,10 +261,9 @@ impl Wrapper {
                 }
                 _ => None,
             };
-            if let Some(line) = &line {
-                if let Some(result) = self.result_of(line) {
-                    self.results.push(result);
-                }
+            match &line {
+                Some(line) => self.read_line(line, out),
+                None => release(&self.options, &mut self.held, out),
             }
             self.line = Some(line.map_or_else(Vec::new, |mut l| {
                 l.clear();
@@ -259,36 +280,165 @@ impl Wrapper {
         }
     }
 
-    fn result_of(&mut self, line: &[u8]) -> Option<(Status, String)> {
-        // Most lines are not results: look at the first byte before the
-        // costlier cleaning (a result starts with a word or a colour).
-        if !line
-            .first()
-            .is_some_and(|first| b"PFXSEon\x1b".contains(first))
-        {
-            return None;
+    /// Reports what a complete line means. A TAP result is held until the
+    /// next line that is not a diagnostic (whose text it takes as its
+    /// `tap comment`), or until the input pauses or ends.
+    fn read_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let Wrapper {
+            options,
+            automake,
+            tap,
+            held,
+            ..
+        } = self;
+        let tap_may_read = tap.is_some() && TapReader::may_read(line);
+        // Most lines are neither: the first byte tells, before the costlier
+        // cleaning.
+        if !tap_may_read && !AutomakeReader::may_read(line) {
+            release(options, held, out);
+            return;
         }
         let text = clean_line(line);
-        if let Some(result) = automake_result(&text) {
-            return Some(result);
+        let in_log = automake.in_global_log();
+        if let Some((status, name)) = automake.line(&text) {
+            release(options, held, out);
+            let outcome = Outcome::new(options, status, name.to_owned());
+            outcome.encode(options, out);
+            return;
         }
-        if self.options.results == ResultLines::AutomakeAndTap {
-            let (status, number, description) = tap_result(&text)?;
-            self.tap_count = number.unwrap_or(self.tap_count + 1);
-            let name = match description {
-                "" => format!("test {}", self.tap_count),
-                d => format!("test {} {d}", self.tap_count),
-            };
-            return Some((status, name));
+        let Some(tap) = tap
+            .as_mut()
+            .filter(|_| !in_log && !automake.in_global_log())
+        else {
+            release(options, held, out);
+            return;
+        };
+        // A line that means nothing to TAP releases the held result too.
+        let mut tap_line = false;
+        tap.line(&text, |event| {
+            tap_line = true;
+            if let TapEvent::Diagnostic { text } = event {
+                if let Some(held) = held {
+                    held.attach(text);
+                }
+                return;
+            }
+            release(options, held, out);
+            match event {
+                TapEvent::Result(result) => {
+                    let mut outcome = Outcome::new(options, result.status, result.name());
+                    outcome.attach(result.reason);
+                    *held = Some(outcome);
+                }
+                TapEvent::SkipAll { reason } => {
+                    let mut outcome = Outcome::new(options, Status::Skip, SKIP_ALL_ID.to_owned());
+                    outcome.attach(reason);
+                    outcome.encode(options, out);
+                }
+                TapEvent::BailOut { reason } => {
+                    Outcome::new(options, Status::Fail, bail_out_name(reason)).encode(options, out);
+                }
+                TapEvent::Missing { first, last } => missing(options, first, last, out),
+                TapEvent::Plan { .. } | TapEvent::Diagnostic { .. } => {}
+            }
+        });
+        if !tap_line {
+            release(options, held, out);
         }
-        None
     }
+}
+
+/// The most text attached to one TAP result; later diagnostics stay chatter
+/// only.
+const MAX_COMMENT: usize = MAX_CHUNK;
+
+/// The most missing TAP tests reported one by one for one gap; the rest of
+/// a larger gap (a stray `1..99999999999`) is one failing test.
+const MAX_MISSING: u64 = 10_000;
+
+impl Outcome {
+    fn new(options: &WrapOptions, status: Status, test_id: String) -> Outcome {
+        Outcome {
+            status,
+            test_id,
+            timestamp: timestamp(options),
+            file: (COMMENT_FILE, String::new()),
+        }
+    }
+
+    /// Adds a line to the attachment, as tap2subunit does: lines joined by
+    /// newlines, none at the end.
+    fn attach(&mut self, text: &str) {
+        let comment = &mut self.file.1;
+        if text.is_empty() || comment.len() + 1 + text.len() > MAX_COMMENT {
+            return;
+        }
+        if !comment.is_empty() {
+            comment.push('\n');
+        }
+        comment.push_str(text);
+    }
+
+    fn encode(&self, options: &WrapOptions, out: &mut Vec<u8>) {
+        let (name, text) = &self.file;
+        let attached = !text.is_empty();
+        let event = Event {
+            status: self.status,
+            runnable: true,
+            eof: attached,
+            timestamp: self.timestamp,
+            test_id: Some(&self.test_id),
+            mime: attached.then_some(TEXT_MIME),
+            file: attached.then_some((name, text.as_bytes())),
+            route_code: options.route_code.as_deref(),
+            ..Event::default()
+        };
+        encode(&event, out).expect("result names are cleaned");
+    }
+}
+
+/// Reports the held TAP result, if any.
+fn release(options: &WrapOptions, held: &mut Option<Outcome>, out: &mut Vec<u8>) {
+    if let Some(outcome) = held.take() {
+        outcome.encode(options, out);
+    }
+}
+
+/// Reports TAP tests `first..=last` as missing: failures.
+fn missing(options: &WrapOptions, first: u64, last: u64, out: &mut Vec<u8>) {
+    let one_by_one = last.min(first.saturating_add(MAX_MISSING - 1));
+    for number in first..=one_by_one {
+        let mut outcome = Outcome::new(options, Status::Fail, test_name(number, ""));
+        outcome.file = (META_FILE, MISSING_NOTE.to_owned());
+        outcome.encode(options, out);
+    }
+    if one_by_one < last {
+        let test_id = format!("test {}..{last}", one_by_one + 1);
+        let mut outcome = Outcome::new(options, Status::Fail, test_id);
+        outcome.file = (
+            META_FILE,
+            format!("{} tests missing from TAP output", last - one_by_one),
+        );
+        outcome.encode(options, out);
+    }
+}
+
+/// The time for a packet made now: chatter is wrapped as it arrives,
+/// so this is when its bytes came. The clock is read only if wanted.
+fn timestamp(options: &WrapOptions) -> Option<Timestamp> {
+    options.timestamps.then(Timestamp::now)
 }
 
 /// The text of a line for matching: UTF-8 (lossy), without a trailing CR,
 /// terminal colour sequences or NUL bytes (which names cannot hold).
-fn clean_line(line: &[u8]) -> String {
+/// Borrowed, not copied, when there is nothing to remove.
+fn clean_line(line: &[u8]) -> Cow<'_, str> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if memchr::memchr2(0x1b, 0, line).is_none() {
+        if let Ok(text) = std::str::from_utf8(line) {
+            return Cow::Borrowed(text);
+        }
+    }
     let text = String::from_utf8_lossy(line);
     let mut clean = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
@@ -307,7 +457,7 @@ fn clean_line(line: &[u8]) -> String {
             c => clean.push(c),
         }
     }
-    clean
+    Cow::Owned(clean)
 }
 
 #[cfg(test)]
@@ -317,6 +467,16 @@ mod tests {
 
     /// (file contents in order, results) of wrapped output.
     fn unwrap(out: &[u8]) -> (Vec<u8>, Vec<(Status, String)>) {
+        let (contents, results) = unwrap_attached(out);
+        (
+            contents,
+            results.into_iter().map(|(s, n, _)| (s, n)).collect(),
+        )
+    }
+
+    /// (file contents in order, results with their attachment as
+    /// "name: text") of wrapped output.
+    fn unwrap_attached(out: &[u8]) -> (Vec<u8>, Vec<(Status, String, String)>) {
         let mut reader = StreamReader::new(out);
         let mut contents = Vec::new();
         let mut results = Vec::new();
@@ -324,12 +484,20 @@ mod tests {
             let Item::Packet(p) = item else {
                 panic!("chatter in wrapped output")
             };
-            match p.file() {
-                Some(file) => {
+            match (p.test_id(), p.file()) {
+                (None, Some(file)) => {
                     assert!(file.content.len() <= MAX_CHUNK);
                     contents.extend_from_slice(file.content);
                 }
-                None => results.push((p.status(), p.test_id().unwrap().to_owned())),
+                (Some(id), file) => {
+                    let attached = file.map_or(String::new(), |f| {
+                        assert_eq!(p.mime(), Some(TEXT_MIME));
+                        assert!(p.eof());
+                        format!("{}: {}", f.name, String::from_utf8_lossy(f.content))
+                    });
+                    results.push((p.status(), id.to_owned(), attached));
+                }
+                (None, None) => panic!("a packet of nothing"),
             }
         }
         (contents, results)
@@ -375,20 +543,147 @@ mod tests {
 
     #[test]
     fn tap_lines_are_named_like_tap2subunit() {
-        let input: &[&[u8]] = &[b"1..5\nok 1 - first\nnot ok 2 second # TODO not yet\nok # skip no network\n# diagnostic\nok 5\nnot ok - last\nokay\n"];
-        let (contents, results) = unwrap(&wrap(input, ResultLines::AutomakeAndTap));
+        let input: &[&[u8]] = &[b"1..6\nok 1 - first\nnot ok 2 second # TODO not yet\nok # skip no network\n# diagnostic\nok 5\nnot ok - last\nokay\n"];
+        let (contents, results) = unwrap_attached(&wrap(input, ResultLines::AutomakeAndTap));
         assert_eq!(contents, input.concat());
-        let names: Vec<(Status, &str)> = results.iter().map(|(s, n)| (*s, n.as_str())).collect();
+        let names: Vec<(Status, &str, &str)> = results
+            .iter()
+            .map(|(s, n, a)| (*s, n.as_str(), a.as_str()))
+            .collect();
         assert_eq!(
             names,
             [
-                (Status::Success, "test 1 - first"),
-                (Status::XFail, "test 2 second"),
-                (Status::Skip, "test 3"),
-                (Status::Success, "test 5"),
-                (Status::Fail, "test 6 - last"),
+                (Status::Success, "test 1 - first", ""),
+                (Status::XFail, "test 2 second", "tap comment: not yet"),
+                (
+                    Status::Skip,
+                    "test 3",
+                    "tap comment: no network\n# diagnostic"
+                ),
+                (
+                    Status::Fail,
+                    "test 4",
+                    "tap meta: test missing from TAP output"
+                ),
+                (Status::Success, "test 5", ""),
+                (Status::Fail, "test 6 - last", ""),
             ]
         );
+    }
+
+    #[test]
+    fn a_tap_result_waits_for_its_diagnostics_until_the_input_pauses() {
+        let mut options = WrapOptions::new("stdout");
+        options.results = ResultLines::AutomakeAndTap;
+        let mut wrapper = Wrapper::new(options).unwrap();
+        let mut out = Vec::new();
+        wrapper.chatter(b"1..3\nnot ok 1 - a\n# got 2\n", &mut out);
+        let (contents, results) = unwrap(&out);
+        assert_eq!(
+            contents, b"1..3\nnot ok 1 - a\n# got 2\n",
+            "chatter goes at once"
+        );
+        assert!(results.is_empty(), "the result waits: {results:?}");
+        wrapper.chatter(b"#   expected 1\nok 2\n", &mut out);
+        wrapper.flush(&mut out);
+        let (_, results) = unwrap_attached(&out);
+        assert_eq!(
+            results
+                .iter()
+                .map(|(s, n, a)| (*s, n.as_str(), a.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    Status::Fail,
+                    "test 1 - a",
+                    "tap comment: # got 2\n#   expected 1"
+                ),
+                (Status::Success, "test 2", ""),
+            ],
+            "the next result releases it, a pause releases the last"
+        );
+        out.clear();
+        // Diagnostics after the pause are chatter only.
+        wrapper.chatter(b"# late\n", &mut out);
+        wrapper.finish(&mut out);
+        let (contents, results) = unwrap_attached(&out);
+        assert_eq!(contents, b"# late\n");
+        assert_eq!(
+            results,
+            [(
+                Status::Fail,
+                "test 3".into(),
+                "tap meta: test missing from TAP output".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_diagnostic_releases_a_tap_result() {
+        let input: &[&[u8]] = &[
+            b"ok 1\n",
+            b"make: x\n# not attached\nBail out! no disk\n1..0 # SKIP all\n",
+        ];
+        let out = wrap(input, ResultLines::AutomakeAndTap);
+        let (contents, results) = unwrap_attached(&out);
+        assert_eq!(contents, input.concat());
+        assert_eq!(
+            results
+                .iter()
+                .map(|(s, n, a)| (*s, n.as_str(), a.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (Status::Success, "test 1", ""),
+                (Status::Fail, "Bail out! no disk", ""),
+                (Status::Skip, "file skip", "tap comment: all"),
+            ]
+        );
+        // The result went out with the line after it, before the pause.
+        let mut options = WrapOptions::new("stdout");
+        options.results = ResultLines::AutomakeAndTap;
+        let mut wrapper = Wrapper::new(options).unwrap();
+        let mut out = Vec::new();
+        wrapper.chatter(b"ok 1\nPASS: x\n", &mut out);
+        let (_, results) = unwrap(&out);
+        assert_eq!(
+            results,
+            [
+                (Status::Success, "test 1".into()),
+                (Status::Success, "x".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_huge_plan_is_not_a_flood() {
+        let input: &[&[u8]] = &[b"1..99999999999\nok 1\n"];
+        let out = wrap(input, ResultLines::AutomakeAndTap);
+        let (_, results) = unwrap_attached(&out);
+        assert_eq!(results.len() as u64, 1 + MAX_MISSING + 1);
+        let (status, name, note) = results.last().unwrap();
+        assert_eq!(*status, Status::Fail);
+        assert_eq!(name, &format!("test {}..99999999999", MAX_MISSING + 2));
+        assert_eq!(
+            note,
+            &format!(
+                "tap meta: {} tests missing from TAP output",
+                99999999999 - MAX_MISSING - 1
+            )
+        );
+    }
+
+    #[test]
+    fn the_global_log_of_make_check_has_no_results() {
+        let input: &[&[u8]] = &[b"FAIL: t.tap 1\n.. contents:: :depth: 2\n\nFAIL: t\n=======\n\nnot ok 1\nFAIL: t.tap 1\n\n\x1b[0;31m====\x1b[m\n\x1b[0;31mTestsuite summary for x\x1b[m\nok 1\n"];
+        for lines in [ResultLines::Automake, ResultLines::AutomakeAndTap] {
+            let (contents, results) = unwrap(&wrap(input, lines));
+            assert_eq!(contents, input.concat());
+            let mut expected = vec![(Status::Fail, "t.tap 1".to_string())];
+            if lines == ResultLines::AutomakeAndTap {
+                expected.push((Status::Success, "test 1".into()));
+            }
+            assert_eq!(results, expected);
+        }
     }
 
     #[test]

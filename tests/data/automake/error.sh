@@ -1,0 +1,2 @@
+echo "cannot set up" >&2
+exit 99

@@ -1,0 +1,2 @@
+echo "no database here"
+exit 77

@@ -1,0 +1,2 @@
+echo "known bug"
+exit 1
