@@ -261,6 +261,82 @@ fn several_scripts_in_a_row_are_counted_plan_by_plan() {
     );
 }
 
+/// `subunit-wrap --tap -- prove -v t/`, as the README shows it: the tests
+/// prove counts (its `Tests=N`), plus prove itself as the command's test,
+/// whatever its scripts' plans look like. prove prints a bare `ok` after
+/// each passing script; it is not a test.
+#[test]
+fn prove_s_tests_are_counted_as_prove_counts_them() {
+    if Command::new("prove").arg("--version").output().is_err() {
+        eprintln!("SKIPPED prove_s_tests_are_counted_as_prove_counts_them: no prove here");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("subunit-tap-prove-{}", std::process::id()));
+    let t = dir.join("t");
+    std::fs::create_dir_all(&t).expect("mkdir");
+    for (name, tap) in [
+        ("a.t", "1..2\nok 1 - a\nok 2 - b\n"),
+        ("b.t", "ok 1 - c\nok 2 - d\n1..2\n"),
+        ("c.t", "1..3\nok 1\nnot ok 2 - e\nok 3 # SKIP later\n"),
+        ("d.t", "1..2\nok 1\nok 2\n"),
+    ] {
+        let path = t.join(name);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\nprintf '{}'\n", tap.replace('\n', "\\n")),
+        )
+        .expect("write a test script");
+        let mut perms = std::fs::metadata(&path).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).expect("chmod");
+    }
+    let prove = Command::new("prove")
+        .args(["-v", "t/"])
+        .current_dir(&dir)
+        .output()
+        .expect("run prove");
+    let said = String::from_utf8_lossy(&prove.stdout);
+    let counted: usize = said
+        .lines()
+        .find_map(|l| l.split("Tests=").nth(1))
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("prove's summary: {said}"));
+    assert_eq!(counted, 9, "{said}");
+    let out = wrap_cmd()
+        .args(["--", "prove", "-v", "t/"])
+        .current_dir(&dir)
+        .output()
+        .expect("run subunit-wrap");
+    let _ = std::fs::remove_dir_all(&dir);
+    // Every test's outcome: (id, status) of the packets with a final one.
+    let results: Vec<(String, Status)> = decode_all(&out.stdout[..])
+        .into_iter()
+        .filter_map(|item| match item {
+            Decoded::Packet(event, _) if event.status.is_final() => {
+                Some((event.test_id.unwrap_or_default(), event.status))
+            }
+            _ => None,
+        })
+        .collect();
+    let tap: Vec<_> = results
+        .iter()
+        .filter(|(id, _)| id.starts_with("test "))
+        .collect();
+    assert_eq!(tap.len(), counted, "{results:?}");
+    assert_eq!(
+        results.len(),
+        counted + 1,
+        "and prove's own test: {results:?}"
+    );
+    let failed = tap
+        .iter()
+        .filter(|(_, status)| *status == Status::Fail)
+        .count();
+    assert_eq!(failed, 1, "{results:?}");
+    assert_eq!(out.status.code(), prove.status.code());
+}
+
 #[test]
 fn without_tap_the_lines_are_chatter_only() {
     let out = run_with_input(ours("subunit-wrap"), b"1..4\nok 1\nBail out!\n");

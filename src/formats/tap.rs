@@ -31,6 +31,11 @@
 //! (the start of the next one); the next stream is numbered from 1 again.
 //! At the end of a stream the tests its plan named but that never came
 //! are reported missing.
+//!
+//! Once a stream's plan is fulfilled (every test it names has come), test
+//! 1 starts the next stream, and a bare `ok` line is not a test: it is the
+//! verdict `prove -v` prints after each script's TAP (a test there would
+//! be one more than planned, which no TAP stream may have).
 
 use crate::codec::packet::Status;
 
@@ -149,6 +154,8 @@ pub struct TapReader {
     next: u64,
     /// The last test named by the stream's leading plan.
     planned: Option<u64>,
+    /// Whether every test its plan named has come.
+    fulfilled: bool,
 }
 
 impl Default for TapReader {
@@ -164,6 +171,7 @@ impl TapReader {
             stream: Stream::Fresh,
             next: 1,
             planned: None,
+            fulfilled: false,
         }
     }
 
@@ -183,8 +191,12 @@ impl TapReader {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.starts_with('#') {
             emit(TapEvent::Diagnostic { text: line });
+        } else if line == "ok" && self.fulfilled {
+            // prove -v's verdict on the script (see the module documentation).
         } else if let Some((status, number, description, directive, reason)) = result_line(line) {
-            if self.stream == Stream::Ended {
+            // Test 1 after a fulfilled plan starts the next script's TAP,
+            // as after a trailing plan any test does.
+            if self.stream == Stream::Ended || (self.fulfilled && number == Some(1)) {
                 self.restart();
             }
             self.stream = Stream::Open;
@@ -197,6 +209,7 @@ impl TapReader {
             }
             let number = self.next;
             self.next += 1;
+            self.fulfilled = self.planned.is_some_and(|last| self.next > last);
             emit(TapEvent::Result(TapResult {
                 number,
                 status,
@@ -243,6 +256,7 @@ impl TapReader {
                     last: tests,
                 });
             }
+            self.fulfilled = self.next > tests;
             self.stream = Stream::Ended;
         } else {
             emit(TapEvent::Plan { tests });
@@ -488,6 +502,34 @@ mod tests {
             ),
             ["plan 1", r##"diag "# hello""##, r#"Fail "test 1" None """#,]
         );
+    }
+
+    #[test]
+    fn prove_s_verdict_after_a_fulfilled_plan_is_no_test() {
+        assert_eq!(
+            events("1..2\nok 1 - a\nok 2 - b\nok\n1..1\nok 1\nok\nok 1\nok 2\n1..2\nok\n"),
+            [
+                "plan 2",
+                r#"Success "test 1 - a" None """#,
+                r#"Success "test 2 - b" None """#,
+                "plan 1",
+                r#"Success "test 1" None """#,
+                r#"Success "test 1" None """#,
+                r#"Success "test 2" None """#,
+                "plan 2",
+            ]
+        );
+        // Before its plan is fulfilled a bare ok is a test, as in any TAP.
+        assert_eq!(
+            events("1..2\nok\nok\n"),
+            [
+                "plan 2",
+                r#"Success "test 1" None """#,
+                r#"Success "test 2" None """#
+            ]
+        );
+        // And with no plan at all.
+        assert_eq!(events("ok\n"), [r#"Success "test 1" None """#]);
     }
 
     #[test]
