@@ -1,7 +1,7 @@
 """Decode a stream with python-subunit's ByteStreamToStreamResult.
 
 Reads a subunit v2 stream on stdin and prints one JSON object per status()
-call, in the format of ../shared/vectors/*.jsonl (json.dumps(obj,
+call, in the format of tests/data/vectors/*.jsonl (json.dumps(obj,
 sort_keys=True)). Chatter arrives, as python-subunit's filters see it, as
 status(file_name="stdout", file_bytes=...) without a test id. Used by
 tests/interop.rs.

@@ -1,6 +1,6 @@
 """Encode events with python-subunit's StreamResultToBytes.
 
-Reads JSON Lines events in the format of ../shared/vectors/*.jsonl on stdin
+Reads JSON Lines events in the format of tests/data/vectors/*.jsonl on stdin
 (tags as a list, written in the given order) and writes each with one
 StreamResultToBytes.status() call to stdout. Used by tests/interop.rs.
 """
