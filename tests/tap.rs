@@ -337,6 +337,38 @@ fn prove_s_tests_are_counted_as_prove_counts_them() {
     assert_eq!(out.status.code(), prove.status.code());
 }
 
+/// Each file named is a TAP stream of its own: a script's missing tests
+/// are its own, and the next file is numbered from 1. The last line of a
+/// file counts even without a newline.
+#[test]
+fn each_file_is_its_own_tap_stream() {
+    let dir = std::env::temp_dir().join(format!("subunit-tap-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (a, b) = (dir.join("a.tap"), dir.join("b.tap"));
+    std::fs::write(&a, "1..4\nok 1\n").expect("write");
+    std::fs::write(&b, "ok 1\nok 2\n1..2\nnot ok - no newline").expect("write");
+    let out = wrap_cmd().arg(&a).arg(&b).output().expect("run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (results, stdout) = results_and_stdout(&out.stdout);
+    assert_eq!(
+        stdout, b"1..4\nok 1\nok 1\nok 2\n1..2\nnot ok - no newline",
+        "every byte"
+    );
+    let names: Vec<(&str, Status)> = results.iter().map(|r| (r.id.as_str(), r.status)).collect();
+    assert_eq!(
+        names,
+        [
+            ("test 1", Status::Success),
+            ("test 2", Status::Fail),
+            ("test 3", Status::Fail),
+            ("test 4", Status::Fail),
+            ("test 1", Status::Success),
+            ("test 2", Status::Success),
+            ("test 1 - no newline", Status::Fail),
+        ]
+    );
+}
+
 #[test]
 fn without_tap_the_lines_are_chatter_only() {
     let out = run_with_input(ours("subunit-wrap"), b"1..4\nok 1\nBail out!\n");

@@ -279,6 +279,8 @@ fn filter(args: &Args) -> Result<ExitCode, Error> {
                 made.clear();
             }
         }
+        // Each file is its own TAP stream or automake run.
+        wrapper.end_input(&mut made);
         damage.add(reader.get_ref(), reader.damage());
         // No V1Log hint here, unlike the other commands that read v2:
         // subunit-wrap's job is to take text that is not subunit, and v1

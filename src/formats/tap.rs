@@ -32,10 +32,12 @@
 //! At the end of a stream the tests its plan named but that never came
 //! are reported missing.
 //!
+//! `prove -v` runs many scripts and prints each one's TAP after a header
+//! line naming it (`t/a.t .. `): such a line ends the stream before it.
 //! Once a stream's plan is fulfilled (every test it names has come), test
-//! 1 starts the next stream, and a bare `ok` line is not a test: it is the
-//! verdict `prove -v` prints after each script's TAP (a test there would
-//! be one more than planned, which no TAP stream may have).
+//! 1 starts the next stream, and one bare `ok` line is not a test: it is
+//! the verdict `prove -v` prints after each script's TAP (a test there
+//! would be one more than planned, which no TAP stream may have).
 
 use crate::codec::packet::Status;
 
@@ -156,6 +158,8 @@ pub struct TapReader {
     planned: Option<u64>,
     /// Whether every test its plan named has come.
     fulfilled: bool,
+    /// Whether prove's verdict line came after that.
+    verdict: bool,
 }
 
 impl Default for TapReader {
@@ -172,6 +176,7 @@ impl TapReader {
             next: 1,
             planned: None,
             fulfilled: false,
+            verdict: false,
         }
     }
 
@@ -180,8 +185,11 @@ impl TapReader {
     /// (every other line means nothing). Lines starting with an escape
     /// sequence may be TAP once it is removed.
     pub fn may_read(line: &[u8]) -> bool {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         line.first()
             .is_some_and(|first| b"on1#B\x1b".contains(first))
+            || line.ends_with(b"..")
+            || line.ends_with(b".. ")
     }
 
     /// Reads one line, without its newline (a trailing CR is ignored).
@@ -191,8 +199,13 @@ impl TapReader {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.starts_with('#') {
             emit(TapEvent::Diagnostic { text: line });
-        } else if line == "ok" && self.fulfilled {
-            // prove -v's verdict on the script (see the module documentation).
+        } else if line == "ok" && self.fulfilled && !self.verdict {
+            // prove -v's verdict on the script (see the module
+            // documentation); a second one would be a test.
+            self.verdict = true;
+        } else if is_prove_header(line) {
+            self.end(&mut emit);
+            self.restart();
         } else if let Some((status, number, description, directive, reason)) = result_line(line) {
             // Test 1 after a fulfilled plan starts the next script's TAP,
             // as after a trailing plan any test does.
@@ -208,7 +221,7 @@ impl TapReader {
                 self.next = number;
             }
             let number = self.next;
-            self.next += 1;
+            self.next = self.next.saturating_add(1);
             self.fulfilled = self.planned.is_some_and(|last| self.next > last);
             emit(TapEvent::Result(TapResult {
                 number,
@@ -273,7 +286,7 @@ impl TapReader {
                     first: self.next,
                     last,
                 });
-                self.next = last + 1;
+                self.next = last.saturating_add(1);
             }
         }
     }
@@ -328,6 +341,18 @@ fn result_line(text: &str) -> Option<ResultParts<'_>> {
         (false, None) => Status::Fail,
     };
     Some((status, number, description.trim_end(), directive, reason))
+}
+
+/// The line `prove -v` prints before a script's TAP: the script's name, a
+/// space and two or more dots (padded to line up), maybe a space.
+fn is_prove_header(line: &str) -> bool {
+    let line = line.trim_end();
+    line.rsplit_once(' ').is_some_and(|(name, dots)| {
+        dots.len() >= 2
+            && dots.bytes().all(|b| b == b'.')
+            && !name.is_empty()
+            && !name.contains(char::is_whitespace)
+    })
 }
 
 /// `1..N`, optionally followed by `# comment`: the number and the comment.
@@ -519,6 +544,15 @@ mod tests {
                 "plan 2",
             ]
         );
+        // One verdict only: more bare oks are tests beyond the plan.
+        assert_eq!(
+            events("1..1\nok 1\nok\nok\n"),
+            [
+                "plan 1",
+                r#"Success "test 1" None """#,
+                r#"Success "test 2" None """#
+            ]
+        );
         // Before its plan is fulfilled a bare ok is a test, as in any TAP.
         assert_eq!(
             events("1..2\nok\nok\n"),
@@ -530,6 +564,38 @@ mod tests {
         );
         // And with no plan at all.
         assert_eq!(events("ok\n"), [r#"Success "test 1" None """#]);
+    }
+
+    #[test]
+    fn prove_s_header_lines_end_a_stream() {
+        assert_eq!(
+            events(
+                "t/a.t .. \n1..3\nok 1\nt/bb.t ... \nok 1\nok\nnot ok\n1..2\nok\nnot a.t .. header\n"
+            ),
+            [
+                "plan 3",
+                r#"Success "test 1" None """#,
+                "missing 2..3",
+                r#"Success "test 1" None """#,
+                r#"Success "test 2" None """#,
+                r#"Fail "test 3" None """#,
+                "plan 2",
+            ]
+        );
+        assert!(is_prove_header("t/a.t .. "));
+        assert!(is_prove_header("t/long-name.t ..... \r"));
+        assert!(!is_prove_header("wait .. then"));
+        assert!(!is_prove_header(" .. "));
+        assert!(!is_prove_header("two words .."));
+        assert!(TapReader::may_read(b"t/a.t .. "));
+    }
+
+    #[test]
+    fn huge_numbers_do_not_overflow() {
+        let last = format!("{}", u64::MAX);
+        let events = events(&format!("ok {last}\nok\n1..{last}\n"));
+        assert_eq!(events.len(), 5, "{events:?}");
+        assert!(events[0].starts_with("missing 1.."), "{events:?}");
     }
 
     #[test]

@@ -195,10 +195,17 @@ impl Wrapper {
         self.line = Some(Vec::new());
     }
 
-    /// The input ended: wraps what is pending, reports the TAP tests the
-    /// plan named that never came and, if any chatter was wrapped, ends the
-    /// file with an empty EOF packet.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
+    /// One input ended (more may follow, as files do): reads its last line
+    /// even without a newline, wraps what is pending, reports the TAP tests
+    /// its plan named that never came, and starts the next input afresh,
+    /// so that no TAP stream or automake log runs on into the next file.
+    pub fn end_input(&mut self, out: &mut Vec<u8>) {
+        if let Some(line) = self.line.take() {
+            if !line.is_empty() && self.options.results != ResultLines::Off {
+                self.read_line(&line, out);
+            }
+        }
+        self.line = Some(Vec::new());
         self.flush(out);
         if let Some(tap) = &mut self.tap {
             let options = &self.options;
@@ -208,6 +215,13 @@ impl Wrapper {
                 }
             });
         }
+        self.automake = AutomakeReader::new();
+    }
+
+    /// The input ended: [`Wrapper::end_input`], then, if any chatter was
+    /// wrapped, the file ends with an empty EOF packet.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.end_input(out);
         if self.wrapped_any {
             self.encode_chunk(&[], true, out);
             self.wrapped_any = false;
