@@ -157,9 +157,11 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          on counting after Bail out!; subunit-wrap takes a new plan, or a test after \
          an ended stream, as the next script's stream, so the output of several \
          scripts in a row is counted plan by plan; once a plan is fulfilled, test 1 \
-         starts the next stream and a bare ok line is not a test but the verdict \
+         starts the next stream and one bare ok line is not a test but the verdict \
          prove -v prints after each script (tap2subunit counts it as one more \
-         test). A gap of more than 10000 missing \
+         test). The line naming a script that prove -v prints before its TAP \
+         (t/a.t .. ) ends the stream before it, and each FILE given is a stream of \
+         its own, its last line read even without a newline. A gap of more than 10000 missing \
          tests (a stray 1..99999999999) is reported as its first 10000 tests and \
          one failing test named test M..N for the rest. Result packets are marked \
          runnable.",
