@@ -10,7 +10,7 @@
 
 use std::io;
 use std::process::{Child, Command, ExitStatus};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
@@ -94,6 +94,7 @@ impl Blocked {
         }
         let received = Received {
             came: Arc::default(),
+            unanswered: Arc::default(),
             taken,
         };
         let seen = received.clone();
@@ -108,10 +109,14 @@ impl Blocked {
                         // foreground group has reached the children
                         // already: sending it again would make them see
                         // it twice.
-                        PassOn::ToChildren if sent_to_us => {
-                            children.signal(signal, Target::Process);
+                        PassOn::ToChildren => {
+                            // With every child ended, nobody is left to
+                            // act on it (what a child started may still
+                            // hold its output open): the command must.
+                            if !children.signal_running(signal, sent_to_us) {
+                                seen.unanswered.store(signal, Ordering::SeqCst);
+                            }
                         }
-                        PassOn::ToChildren => {}
                         PassOn::ToGroupsThenDie => {
                             children.close_and_signal(signal, Target::Group);
                             die_by(signal);
@@ -208,12 +213,46 @@ impl Children {
         send(&self.lock(), signal, target);
     }
 
+    /// Whether every child on the list has ended (is not running, even if
+    /// not reaped yet).
+    pub fn all_ended(&self) -> bool {
+        self.lock().pids.iter().all(|&pid| has_ended(pid))
+    }
+
+    /// Whether a child on the list has not ended yet; if so, and `send_it`,
+    /// sends `signal` to each child's process.
+    fn signal_running(&self, signal: i32, send_it: bool) -> bool {
+        let registry = self.lock();
+        let running = registry.pids.iter().any(|&pid| !has_ended(pid));
+        if running && send_it {
+            send(&registry, signal, Target::Process);
+        }
+        running
+    }
+
     /// [`Children::signal`], and no child starts after it.
     fn close_and_signal(&self, signal: i32, target: Target) {
         let mut registry = self.lock();
         registry.closed = true;
         send(&registry, signal, target);
     }
+}
+
+/// Whether child `pid`, not yet reaped, has ended (is a zombie).
+fn has_ended(pid: u32) -> bool {
+    // SAFETY: `info` is written by the call; WNOWAIT leaves the child to
+    // be reaped by Children::wait.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let waited = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: si_pid is set by waitid (0 when the child has not ended).
+    waited == 0 && unsafe { info.si_pid() } != 0
 }
 
 fn send(registry: &Registry, signal: i32, target: Target) {
@@ -234,6 +273,9 @@ fn send(registry: &Registry, signal: i32, target: Target) {
 pub struct Received {
     /// Bit N: signal N came.
     came: Arc<AtomicU64>,
+    /// The latest signal that came when every child had ended already
+    /// (0: none), see [`Received::unanswered`].
+    unanswered: Arc<AtomicI32>,
     /// Bit N: signal N is one the thread takes.
     taken: u64,
 }
@@ -243,6 +285,13 @@ impl Received {
         if (1..64).contains(&signal) {
             self.came.fetch_or(1 << signal, Ordering::SeqCst);
         }
+    }
+
+    /// A signal that came when every child had ended, with
+    /// [`PassOn::ToChildren`]: nobody but the command can act on it, as it
+    /// would wait on for output that what a child started holds open.
+    pub fn unanswered(&self) -> Option<i32> {
+        Some(self.unanswered.load(Ordering::SeqCst)).filter(|&s| s != 0)
     }
 
     /// Whether `signal` came, taken already or still waiting to be. (A

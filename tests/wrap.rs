@@ -684,6 +684,54 @@ fn a_signal_to_wrap_reaches_the_command_and_wrap_ends_by_it() {
     }
 }
 
+/// What a command started and left running (`server &`) may hold its
+/// output open after it ended: a signal must still end subunit-wrap, with
+/// whole packets and the command's result last, whether it came before
+/// the command ended (and was passed on) or after (nobody else to take it).
+#[test]
+fn a_signal_ends_wrap_though_what_the_command_started_holds_its_output() {
+    use std::os::unix::process::ExitStatusExt;
+    for after_the_end in [false, true] {
+        let dir = TempDir::new(&format!("held-open-{after_the_end}"));
+        let (pid_file, bg_file) = (dir.path("pid"), dir.path("bg"));
+        let ending = if after_the_end { "exit 0" } else { "wait" };
+        let script = format!(
+            "sleep 60 & echo $! > '{}'; echo ready; echo $$ > '{}'; {ending}",
+            bg_file.display(),
+            pid_file.display()
+        );
+        let run = spawn_wrapped(&script, Stdio::null(), no_setup);
+        let wrap_pid = run.wrap.id();
+        let child = pid_in(&pid_file);
+        // Killed at the end, whatever happens.
+        struct Kill(u32);
+        impl Drop for Kill {
+            fn drop(&mut self) {
+                send(self.0, libc::SIGKILL);
+            }
+        }
+        let _held_by = Kill(pid_in(&bg_file));
+        if after_the_end {
+            assert!(gone_within(child), "the command ended");
+        }
+        send(wrap_pid, libc::SIGTERM);
+        let (status, stdout, last) =
+            run.finish(&format!("SIGTERM, after the end: {after_the_end}"));
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+        assert_eq!(stdout, b"ready\n");
+        let (outcome, note) = if after_the_end {
+            (Status::Success, "exit status 0 after SIGTERM")
+        } else {
+            (Status::Fail, "killed by signal 15 (SIGTERM)")
+        };
+        assert_eq!(last.status, outcome);
+        assert_eq!(
+            exit_note(&last),
+            format!("{note}; its output was still open\n")
+        );
+    }
+}
+
 #[test]
 fn a_command_that_handles_the_signal_decides_the_outcome() {
     let dir = TempDir::new("handled");

@@ -17,7 +17,7 @@ use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
 use crate::signals::{Blocked, Children, PassOn, Received, die_by};
-use crate::stream::pump::{Routing, pump, write_batches};
+use crate::stream::pump::{Routing, pump, write_batches_until};
 use crate::stream::reader::{Damage, Item, StreamReader};
 use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
 
@@ -188,10 +188,18 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          names the signals that came, e.g. exit status 0 after SIGTERM.\n\n\
          Signals go to the command's own process only, and never once it has been \
          waited for, so never to another process that was given its pid. Processes the \
-         command started are not signalled; one that keeps the command's output open \
-         keeps subunit-wrap waiting, as it does without a signal (sh -c 'exec CMD' \
-         avoids the extra process). Signals ignored when subunit-wrap starts (nohup) \
-         stay ignored. In filter mode a signal ends subunit-wrap at once.",
+         command started are not signalled: without a signal, one that keeps the \
+         command's output open (a server started with &) keeps subunit-wrap waiting \
+         for that output (sh -c 'exec CMD' avoids the extra process). Once a signal has \
+         come and the command has ended, subunit-wrap waits no longer: it writes what it \
+         has read, reports the test with its output was still open added to the \
+         attachment, and ends as above; a signal that comes after the command ended is \
+         for subunit-wrap alone, which then ends by it. A signal sent to subunit-wrap's \
+         whole process group (kill -TERM -PGID, or a supervisor that signals its group) \
+         reaches the command directly as well as passed on, so the command gets it \
+         twice: nothing in a signal tells the two apart. Signals ignored when \
+         subunit-wrap starts (nohup) stay ignored. In filter mode a signal ends \
+         subunit-wrap at once.",
     ),
     (
         "LOSSLESS",
@@ -376,23 +384,45 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
         spawn_pump("stdout", stdout, stdout_wrapper, tx.clone())?,
         spawn_pump("stderr", stderr, stderr_wrapper, tx)?,
     ];
-    write_batches(&rx, &mut out)?;
+    // Once a signal has come and the command has ended, what it started
+    // and left running (`server &`) may hold its output open for ever:
+    // stop waiting for that output, or subunit-wrap could not be stopped.
+    let stop = || {
+        received.unanswered().is_some() || (!received.signals().is_empty() && children.all_ended())
+    };
+    let stopped = write_batches_until(&rx, &mut out, Some(&stop))?;
     let mut damage = DamageLog::default();
-    for (name, pump) in ["stdout", "stderr"].into_iter().zip(pumps) {
-        let seen = pump
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            .map_err(Error::reading(&format!("the command's {name}")))?;
-        damage.add_named(&format!("the command's {name}"), seen);
+    if stopped {
+        // What the pumps have sent is whole; they themselves are left
+        // blocked in their reads.
+        while let Ok(batch) = rx.try_recv() {
+            out.write_all(&batch)?;
+        }
+    } else {
+        for (name, pump) in ["stdout", "stderr"].into_iter().zip(pumps) {
+            let seen = pump
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .map_err(Error::reading(&format!("the command's {name}")))?;
+            damage.add_named(&format!("the command's {name}"), seen);
+        }
     }
     let status = children
         .wait(&mut child)
         .map_err(Error::reading("the command"))?;
-    let (outcome, why, code) = outcome(status, &received);
+    let (outcome, mut why, code) = outcome(status, &received);
+    if stopped {
+        let said = why.unwrap_or_else(|| "exit status 0".into());
+        why = Some(format!("{said}; its output was still open"));
+    }
     report.status(outcome, why.as_deref(), &mut made);
     out.write_all(&made)?;
     out.flush()?;
     damage.report(NAME);
+    // A signal that came when the command had ended was for us alone.
+    if let Some(signal) = received.unanswered() {
+        die_by(signal)
+    }
     match status.signal() {
         // Killed by a signal that came to us too: end by it, now that the
         // output is whole, so that whoever sent it sees it took effect.
