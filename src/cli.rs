@@ -325,7 +325,8 @@ pub const V1_INPUT_MAN: (&str, &str) = (
      with an outcome: success:, successful:, failure:, error:, skip:, xfail: or \
      uxsuccess:), is named once on standard error with a warning to convert it with \
      subunit-1to2; otherwise a v1 stream would quietly hold no tests. Each input is \
-     looked at on its own, and only until its first packet. Nothing else changes: the \
+     looked at on its own, and only until its first packet, in its first MiB of chatter. \
+     Nothing else changes: the \
      output and the exit status are those of any input without packets. \
      python-subunit gives no such warning.",
 );

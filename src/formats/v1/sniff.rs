@@ -6,6 +6,11 @@
 //! at (the rest of a line is skipped with `memchr`), and nothing at all
 //! once a packet has been seen or the answer is known.
 
+/// How much chatter is looked at: a v1 stream shows a test and its outcome
+/// well within it, and a long text stream (a build log, subunit-wrap's
+/// whole input) costs nothing after it.
+const LOOKED_AT: u64 = 1 << 20;
+
 /// The longest v1 keyword looked for, with its colon: `successful:`.
 const HEAD: usize = 11;
 
@@ -39,6 +44,8 @@ pub struct V1Sniffer {
     /// Whether the current line's head is still being gathered (false
     /// once it was checked and the rest of the line is skipped).
     gathering: bool,
+    /// Chatter looked at so far.
+    seen: u64,
 }
 
 impl Default for V1Sniffer {
@@ -57,6 +64,7 @@ impl V1Sniffer {
             head: [0; HEAD],
             head_len: 0,
             gathering: true,
+            seen: 0,
         }
     }
 
@@ -67,12 +75,19 @@ impl V1Sniffer {
 
     /// Whether chatter is still worth looking at.
     fn wanted(&self) -> bool {
-        !(self.packet || self.start && self.outcome)
+        !(self.packet || self.start && self.outcome || self.seen >= LOOKED_AT)
     }
 
-    /// Takes in chatter, in stream order (pieces may cut lines anywhere).
+    /// Takes in chatter, in stream order (pieces may cut lines anywhere);
+    /// only its first [`LOOKED_AT`] bytes are looked at.
     pub fn chatter(&mut self, mut bytes: &[u8]) {
-        while self.wanted() && !bytes.is_empty() {
+        if !self.wanted() {
+            return;
+        }
+        let left = usize::try_from(LOOKED_AT - self.seen).unwrap_or(usize::MAX);
+        bytes = &bytes[..bytes.len().min(left)];
+        self.seen += bytes.len() as u64;
+        while self.wanted_here() && !bytes.is_empty() {
             if self.gathering {
                 let room = HEAD - self.head_len;
                 let take = bytes.len().min(room);
@@ -101,6 +116,11 @@ impl V1Sniffer {
                 None => return,
             }
         }
+    }
+
+    /// [`V1Sniffer::wanted`] within one piece, whose bytes are counted.
+    fn wanted_here(&self) -> bool {
+        !(self.packet || self.start && self.outcome)
     }
 
     fn new_line(&mut self) {
@@ -177,5 +197,13 @@ mod tests {
         sniffer.packet();
         sniffer.chatter(b"success: a\n");
         assert!(!sniffer.looks_like_v1(), "a packet came");
+    }
+
+    #[test]
+    fn only_the_first_mib_is_looked_at() {
+        let filler = vec![b'x'; LOOKED_AT as usize - 8];
+        assert!(!sniff(&[&filler, b"\ntest: a\nsuccess: a\n"]));
+        assert!(!sniff(&[b"test: a\n", &filler, b"\nsuccess: a\n"]));
+        assert!(sniff(&[b"test: a\nsuccess: a\n", &filler, &filler]));
     }
 }
