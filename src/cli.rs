@@ -48,11 +48,7 @@ impl Input {
     /// as opposed to live: a pipe, FIFO, socket or terminal, whose bytes
     /// come as they are written.
     pub fn is_recorded(&self) -> bool {
-        use std::os::unix::fs::FileTypeExt;
-        self.file.metadata().is_ok_and(|meta| {
-            let kind = meta.file_type();
-            kind.is_file() || kind.is_block_device()
-        })
+        crate::os::is_recorded(self.file.as_fd())
     }
 
     /// Opens `path`; `-` is stdin.

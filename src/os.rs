@@ -5,6 +5,19 @@
 //! Layer: the bottom one; uses nothing else of the crate.
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Whether `fd` is recorded, a regular file (or a block device), as
+/// opposed to live: a pipe, FIFO, socket or terminal, whose bytes come as
+/// they are written and whose reads may wait.
+pub fn is_recorded(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: fstat writes only `stat`, for a descriptor borrowed open.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut stat) } != 0 {
+        return false;
+    }
+    matches!(stat.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK)
+}
 
 /// An I/O error's message without Rust's " (os error N)" suffix.
 pub fn io_message(err: &io::Error) -> String {
@@ -70,6 +83,15 @@ pub fn signal_name(signal: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_recorded_and_pipes_live() {
+        use std::os::fd::AsFd;
+        let file = std::fs::File::open(file!()).unwrap();
+        assert!(is_recorded(file.as_fd()));
+        let (socket, _other) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(!is_recorded(socket.as_fd()));
+    }
 
     #[test]
     fn io_messages_lose_the_errno_suffix() {

@@ -350,18 +350,21 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
         let items: Vec<serde_json::Value> = leases
             .iter()
             .map(|(port, lease)| match lease {
-                Ok(l) => json!({
-                    "port": port,
-                    "pid": l.owner.pid,
-                    "owner_alive": l.boot == boot && l.owner.is_alive(),
-                    "live": l.is_live(now, &boot),
-                    "uid": l.uid,
-                    "taken": l.taken,
-                    "grace_until": l.grace_until,
-                    "expires": l.expires,
-                    "ends": ends_json(l.end(now, &boot)),
-                    "command": l.command,
-                }),
+                Ok(l) => {
+                    let end = l.end(now, &boot);
+                    json!({
+                        "port": port,
+                        "pid": l.owner.pid,
+                        "owner_alive": end.owner_alive(),
+                        "live": end.is_live(),
+                        "uid": l.uid,
+                        "taken": l.taken,
+                        "grace_until": l.grace_until,
+                        "expires": l.expires,
+                        "ends": ends_json(end),
+                        "command": l.command,
+                    })
+                }
                 Err(why) => json!({"port": port, "error": why}),
             })
             .collect();
@@ -371,21 +374,15 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
             .iter()
             .map(|(port, lease)| {
                 let row = lease.as_ref().map(|l| {
-                    let alive = if l.boot == boot && l.owner.is_alive() {
-                        "alive"
-                    } else {
-                        "gone"
-                    };
-                    let state = if l.is_live(now, &boot) {
-                        "live"
-                    } else {
-                        "stale"
-                    };
+                    // One look at the owner for the whole row.
+                    let end = l.end(now, &boot);
+                    let alive = if end.owner_alive() { "alive" } else { "gone" };
+                    let state = if end.is_live() { "live" } else { "stale" };
                     [
                         l.owner.pid.to_string(),
                         alive.to_owned(),
                         state.to_owned(),
-                        ends_text(l.end(now, &boot), now),
+                        ends_text(end, now),
                         l.command.clone(),
                     ]
                 });

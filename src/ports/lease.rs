@@ -197,6 +197,21 @@ pub enum LeaseEnd {
     },
 }
 
+impl LeaseEnd {
+    /// Whether the lease still holds (as [`Lease::is_live`] says).
+    pub fn is_live(self) -> bool {
+        !matches!(self, LeaseEnd::Ended { .. })
+    }
+
+    /// Whether its owner (of this boot) was alive.
+    pub fn owner_alive(self) -> bool {
+        match self {
+            LeaseEnd::WithOwner { .. } => true,
+            LeaseEnd::Grace { why, .. } | LeaseEnd::Ended { why } => why == EndReason::LeaseCap,
+        }
+    }
+}
+
 /// Why a lease ends before its owner does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
@@ -325,6 +340,17 @@ mod tests {
             }
         );
         assert!(!lease.is_live(now + 60, "another boot"));
+        // end() and is_live() say the same, now and later, owner or not.
+        for at in [now, now + 30, now + 60, now + 100, now + 600, now + 700] {
+            for (l, boot) in [
+                (&lease, boot.as_str()),
+                (&short, boot.as_str()),
+                (&lease, "x"),
+            ] {
+                assert_eq!(l.end(at, boot).is_live(), l.is_live(at, boot), "at {at}");
+                assert_eq!(l.end(at, boot).owner_alive(), boot != "x");
+            }
+        }
     }
 
     #[test]

@@ -266,15 +266,10 @@ impl<R: Read> StreamReader<R> {
 impl<R: Read + AsFd> StreamReader<R> {
     /// A reader that reports [`Item::Idle`] before a read that would block,
     /// so the caller can flush: for stdin, pipes, FIFOs and sockets. On a
-    /// regular file it behaves as [`StreamReader::new`].
+    /// regular file (or a block device) it behaves as [`StreamReader::new`].
     pub fn live(source: R) -> StreamReader<R> {
         let fd = source.as_fd();
-        let regular = fd
-            .try_clone_to_owned()
-            .map(std::fs::File::from)
-            .and_then(|file| file.metadata())
-            .is_ok_and(|meta| meta.is_file());
-        let poll_fd = (!regular).then(|| fd.as_raw_fd());
+        let poll_fd = (!crate::os::is_recorded(fd)).then(|| fd.as_raw_fd());
         StreamReader {
             poll_fd,
             ..StreamReader::new(source)
