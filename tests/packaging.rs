@@ -105,7 +105,7 @@ fn interop_tests_without_python_subunit_are_counted_or_fail_under_ci() {
     let file = skips.join("skipped");
     let missing = Path::new("/nonexistent/venv");
     let found = std::thread::Builder::new()
-        .name("some_interop_test".into())
+        .name("skip_counter_probe".into())
         .spawn({
             let file = file.clone();
             move || {
@@ -119,7 +119,7 @@ fn interop_tests_without_python_subunit_are_counted_or_fail_under_ci() {
     assert_eq!(found, None);
     assert_eq!(
         std::fs::read_to_string(&file).expect("skips noted"),
-        "some_interop_test\nsome_interop_test\n"
+        "skip_counter_probe\nskip_counter_probe\n"
     );
     let under_ci = std::thread::spawn(move || python_subunit_in(missing, true, None)).join();
     assert!(under_ci.is_err(), "CI=true turns a skip into a failure");
