@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::os::io_message;
-use crate::stream::reader::Damage;
+use crate::stream::reader::{Damage, StreamReader};
 
 /// Exit status for usage and I/O errors (clap uses it for usage errors too).
 pub const EXIT_ERROR: u8 = 2;
@@ -267,53 +267,85 @@ fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Damaged packets over all inputs of a run, reported once at the end
-/// (SPEC 2.5).
+/// What reading the inputs of a run saw, reported once at the end: the
+/// damaged packets over all inputs (SPEC 2.5), and the inputs that held no
+/// packet at all but looked like subunit v1 text
+/// (`StreamReader::looks_like_v1`), named with a hint to convert them
+/// (otherwise a v1 stream would quietly count no tests).
 #[derive(Debug, Default)]
-pub struct DamageLog {
-    count: u64,
-    first: Option<(String, Damage)>,
+pub struct ReadLog {
+    damaged: u64,
+    first_damage: Option<(String, Damage)>,
+    v1_inputs: Vec<String>,
 }
 
-impl DamageLog {
-    /// Adds what a reader of `input` saw.
-    pub fn add(&mut self, input: &Input, damage: Option<Damage>) {
-        self.add_named(&input.name, damage);
+impl ReadLog {
+    /// Adds what `reader` saw of its input, by the input's name.
+    pub fn add_reader(&mut self, reader: &StreamReader<Input>) {
+        self.add_named(
+            &reader.get_ref().name,
+            reader.damage(),
+            reader.looks_like_v1(),
+        );
     }
 
-    /// Adds what a reader of the input called `name` saw.
-    pub fn add_named(&mut self, name: &str, damage: Option<Damage>) {
-        let Some(damage) = damage else { return };
-        self.count += damage.count;
-        if self.first.is_none() {
-            self.first = Some((name.to_owned(), damage));
+    /// Adds what a reader of the input called `name` saw: its damage, and
+    /// whether it looked like v1 (pass `false` where text is what the
+    /// input is meant to hold).
+    pub fn add_named(&mut self, name: &str, damage: Option<Damage>, looks_like_v1: bool) {
+        if let Some(damage) = damage {
+            self.damaged += damage.count;
+            if self.first_damage.is_none() {
+                self.first_damage = Some((name.to_owned(), damage));
+            }
+        }
+        if looks_like_v1 {
+            self.v1_inputs.push(name.to_owned());
         }
     }
 
     /// How many damaged packets there were.
-    pub fn count(&self) -> u64 {
-        self.count
+    pub fn damaged(&self) -> u64 {
+        self.damaged
     }
 
-    /// The one-line report, if there was damage.
-    pub fn message(&self) -> Option<String> {
-        let (input, first) = self.first.as_ref()?;
-        let plural = if self.count == 1 { "" } else { "s" };
+    /// The one-line report of damage, if there was any.
+    pub fn damage_message(&self) -> Option<String> {
+        let (input, first) = self.first_damage.as_ref()?;
+        let plural = if self.damaged == 1 { "" } else { "s" };
         Some(format!(
             "{} damaged packet{plural} kept as chatter (first at byte {} of {input}: {})",
-            self.count, first.first_offset, first.first_reason
+            self.damaged, first.first_offset, first.first_reason
         ))
     }
 
-    /// Writes the report to stderr as `COMMAND: warning: ...`.
+    /// The one-line hint, if an input looked like v1.
+    pub fn v1_message(&self) -> Option<String> {
+        let (it, looks) = match self.v1_inputs.len() {
+            0 => return None,
+            1 => ("it", "it looks"),
+            _ => ("them", "they look"),
+        };
+        Some(format!(
+            "no subunit v2 packets in {}; {looks} like subunit v1 text: convert {it} with \
+             subunit-1to2",
+            self.v1_inputs.join(", ")
+        ))
+    }
+
+    /// Writes each report to stderr as `COMMAND: warning: ...`.
     pub fn report(&self, command: &str) {
-        if let Some(message) = self.message() {
+        for message in [self.damage_message(), self.v1_message()]
+            .into_iter()
+            .flatten()
+        {
             eprintln!("{command}: warning: {message}");
         }
     }
 }
 
-/// The man page section of every command that reports with [`V1Log`].
+/// The man page section of every command that reports with [`ReadLog`] (which
+/// names the inputs that look like v1).
 pub const V1_INPUT_MAN: (&str, &str) = (
     "V1 INPUT",
     "An input that held no v2 packet at all, but whose chatter looks like the subunit \
@@ -326,50 +358,6 @@ pub const V1_INPUT_MAN: (&str, &str) = (
      output and the exit status are those of any input without packets. \
      python-subunit gives no such warning.",
 );
-
-/// Inputs of a v2 command that held no packet at all but looked like
-/// subunit v1 text (`StreamReader::looks_like_v1`), named once at the end
-/// with a hint to convert them: otherwise a v1 stream would quietly count
-/// no tests.
-#[derive(Debug, Default)]
-pub struct V1Log {
-    inputs: Vec<String>,
-}
-
-impl V1Log {
-    /// Adds what a reader of `input` saw.
-    pub fn add(&mut self, input: &Input, looks_like_v1: bool) {
-        self.add_named(&input.name, looks_like_v1);
-    }
-
-    /// Adds what a reader of the input called `name` saw.
-    pub fn add_named(&mut self, name: &str, looks_like_v1: bool) {
-        if looks_like_v1 {
-            self.inputs.push(name.to_owned());
-        }
-    }
-
-    /// The one-line hint, if an input looked like v1.
-    pub fn message(&self) -> Option<String> {
-        let (it, looks) = match self.inputs.len() {
-            0 => return None,
-            1 => ("it", "it looks"),
-            _ => ("them", "they look"),
-        };
-        Some(format!(
-            "no subunit v2 packets in {}; {looks} like subunit v1 text: convert {it} with \
-             subunit-1to2",
-            self.inputs.join(", ")
-        ))
-    }
-
-    /// Writes the hint to stderr as `COMMAND: warning: ...`.
-    pub fn report(&self, command: &str) {
-        if let Some(message) = self.message() {
-            eprintln!("{command}: warning: {message}");
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -388,17 +376,17 @@ mod tests {
 
     #[test]
     fn v1_inputs_are_named_in_one_hint() {
-        let mut log = V1Log::default();
-        log.add_named("a.subunit", false);
-        assert_eq!(log.message(), None);
-        log.add_named("stdin", true);
+        let mut log = ReadLog::default();
+        log.add_named("a.subunit", None, false);
+        assert_eq!(log.v1_message(), None);
+        log.add_named("stdin", None, true);
         assert_eq!(
-            log.message().unwrap(),
+            log.v1_message().unwrap(),
             "no subunit v2 packets in stdin; it looks like subunit v1 text: convert it with \
              subunit-1to2"
         );
-        log.add_named("old.v1", true);
-        assert!(log.message().unwrap().starts_with(
+        log.add_named("old.v1", None, true);
+        assert!(log.v1_message().unwrap().starts_with(
             "no subunit v2 packets in stdin, old.v1; they look like subunit v1 text: convert them"
         ));
     }

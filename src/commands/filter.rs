@@ -10,7 +10,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, FromArgMatches, Parser};
 use regex::Regex;
 
-use crate::cli::{self, DamageLog, Error, V1Log};
+use crate::cli::{self, Error, ReadLog};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Packet, Status};
 use crate::formats::v1::ContentType;
@@ -578,8 +578,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     let mut out = cli::stdout();
     let mut made = Vec::new();
     let mut grouper = Grouper::new();
-    let mut damage = DamageLog::default();
-    let mut v1 = V1Log::default();
+    let mut log = ReadLog::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -621,8 +620,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
                 made.clear();
             }
         }
-        damage.add(reader.get_ref(), reader.damage());
-        v1.add(reader.get_ref(), reader.looks_like_v1());
+        log.add_reader(&reader);
     }
     for test in grouper.finish() {
         write_test(&selection, &test, &mut made);
@@ -630,8 +628,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     wrapper.finish(&mut made);
     out.write_all(&made)?;
     out.flush()?;
-    damage.report(NAME);
-    v1.report(NAME);
+    log.report(NAME);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,7 +9,7 @@ use std::thread::{self, JoinHandle};
 
 use clap::{ArgMatches, FromArgMatches, Parser};
 
-use crate::cli::{self, DamageLog, Error, Input, V1Log};
+use crate::cli::{self, Error, Input, ReadLog};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
@@ -216,8 +216,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     }
     written?;
 
-    let mut damage = DamageLog::default();
-    let mut v1 = V1Log::default();
+    let mut log = ReadLog::default();
     let mut unroutable = 0;
     let mut status = 0;
     let mut failed = None;
@@ -228,8 +227,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
         {
             Ok(ended) => {
                 for (name, seen) in ended.seen {
-                    damage.add_named(&name, seen.damage);
-                    v1.add_named(&name, seen.looks_like_v1);
+                    log.add_named(&name, seen.damage, seen.looks_like_v1);
                     unroutable += seen.unroutable;
                 }
                 if let Some(code) = ended.status.filter(|&c| c != 0) {
@@ -244,8 +242,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
             }
         }
     }
-    damage.report(NAME);
-    v1.report(NAME);
+    log.report(NAME);
     if unroutable > 0 {
         let (packets, were) = if unroutable == 1 {
             ("packet", "was")

@@ -10,7 +10,7 @@ use std::thread;
 use clap::Parser;
 use serde_json::json;
 
-use crate::cli::{self, DamageLog, Error, V1Log};
+use crate::cli::{self, Error, ReadLog};
 use crate::codec::batch::PacketBatch;
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Packet, Status};
@@ -154,8 +154,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         .map_err(Error::Write)?;
 
     let mut batch = PacketBatch::new();
-    let mut damage = DamageLog::default();
-    let mut v1 = V1Log::default();
+    let mut log = ReadLog::default();
     let mut chatter_bytes = 0u64;
     let mut scratch = Vec::new();
     for input in inputs {
@@ -179,8 +178,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                 Item::Idle => out.flush()?,
             }
         }
-        damage.add(reader.get_ref(), reader.damage());
-        v1.add(reader.get_ref(), reader.looks_like_v1());
+        log.add_reader(&reader);
     }
     let _ = full_tx.send(batch);
     drop(full_tx);
@@ -193,7 +191,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         None => &mut out,
     };
     if args.json {
-        let doc = json_summary(&summary, damage.count(), chatter_bytes, args.slowest > 0);
+        let doc = json_summary(&summary, log.damaged(), chatter_bytes, args.slowest > 0);
         serde_json::to_writer_pretty(&mut *summary_out, &doc).map_err(io::Error::from)?;
         summary_out.write_all(b"\n")?;
     } else {
@@ -204,8 +202,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     }
     summary_out.flush()?;
     out.flush()?;
-    damage.report(NAME);
-    v1.report(NAME);
+    log.report(NAME);
     if !args.json {
         report_unfinished(&summary);
     }

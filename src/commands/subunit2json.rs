@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{self, DamageLog, Error, V1Log};
+use crate::cli::{self, Error, ReadLog};
 use crate::formats::json::JsonLines;
 use crate::stream::reader::{Item, StreamReader};
 
@@ -62,8 +62,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let inputs = cli::open_inputs(&args.files)?;
     let mut out = cli::stdout();
     let mut lines = JsonLines::new();
-    let mut damage = DamageLog::default();
-    let mut v1 = V1Log::default();
+    let mut log = ReadLog::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -80,11 +79,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
             }
         }
         lines.end_chatter(&mut out)?;
-        damage.add(reader.get_ref(), reader.damage());
-        v1.add(reader.get_ref(), reader.looks_like_v1());
+        log.add_reader(&reader);
     }
     out.flush()?;
-    damage.report(NAME);
-    v1.report(NAME);
+    log.report(NAME);
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{self, DamageLog, Error, V1Log};
+use crate::cli::{self, Error, ReadLog};
 use crate::codec::packet::Status;
 use crate::formats::v1::V1Writer;
 use crate::results::group::Grouper;
@@ -65,8 +65,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let mut grouper = Grouper::new();
     let writer = V1Writer;
     let mut text = Vec::new();
-    let mut damage = DamageLog::default();
-    let mut v1 = V1Log::default();
+    let mut log = ReadLog::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -90,8 +89,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                 Item::Idle => out.flush()?,
             }
         }
-        damage.add(reader.get_ref(), reader.damage());
-        v1.add(reader.get_ref(), reader.looks_like_v1());
+        log.add_reader(&reader);
     }
     for test in grouper.finish() {
         text.clear();
@@ -99,7 +97,6 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         out.write_all(&text)?;
     }
     out.flush()?;
-    damage.report(NAME);
-    v1.report(NAME);
+    log.report(NAME);
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use std::thread;
 
 use clap::Parser;
 
-use crate::cli::{self, DamageLog, Error};
+use crate::cli::{self, Error, ReadLog};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
@@ -264,7 +264,7 @@ fn filter(args: &Args) -> Result<ExitCode, Error> {
     let inputs = cli::open_inputs(&args.files)?;
     let mut out = cli::stdout();
     let mut made = Vec::new();
-    let mut damage = DamageLog::default();
+    let mut log = ReadLog::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -291,15 +291,15 @@ fn filter(args: &Args) -> Result<ExitCode, Error> {
         }
         // Each file is its own TAP stream or automake run.
         wrapper.end_input(&mut made);
-        damage.add(reader.get_ref(), reader.damage());
-        // No V1Log hint here, unlike the other commands that read v2:
+        // No v1 hint here, unlike the other commands that read v2:
         // subunit-wrap's job is to take text that is not subunit, and v1
         // text wrapped as stdout packets is a fair thing to ask of it.
+        log.add_named(reader.get_ref().name(), reader.damage(), false);
     }
     wrapper.finish(&mut made);
     out.write_all(&made)?;
     out.flush()?;
-    damage.report(NAME);
+    log.report(NAME);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -391,7 +391,7 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
         received.unanswered().is_some() || (!received.signals().is_empty() && children.all_ended())
     };
     let stopped = write_batches_until(&rx, &mut out, Some(&stop))?;
-    let mut damage = DamageLog::default();
+    let mut log = ReadLog::default();
     if stopped {
         // What the pumps have sent is whole; they themselves are left
         // blocked in their reads.
@@ -404,7 +404,7 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                 .map_err(Error::reading(&format!("the command's {name}")))?;
-            damage.add_named(&format!("the command's {name}"), seen);
+            log.add_named(&format!("the command's {name}"), seen, false);
         }
     }
     let status = children
@@ -418,7 +418,7 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
     report.status(outcome, why.as_deref(), &mut made);
     out.write_all(&made)?;
     out.flush()?;
-    damage.report(NAME);
+    log.report(NAME);
     // A signal that came when the command had ended was for us alone.
     if let Some(signal) = received.unanswered() {
         die_by(signal)
