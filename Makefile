@@ -5,6 +5,7 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make generate        rewrite man/ and completions/ from the clap definitions
 #   make bench           benchmarks side by side with python-subunit
+#   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -33,7 +34,16 @@ SKIPS := target/interop-skipped
 TARGET_DIR = $(shell $(CARGO) metadata --format-version 1 --no-deps --offline | \
 	sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: all build check test lint install uninstall generate bench venv
+.PHONY: all build check test lint install uninstall generate bench venv fuzz
+
+# The fuzz targets (fuzz/fuzz_targets/*.rs; their checks in tests/fuzz/).
+# Each starts from its checked-in corpus, tests/data/fuzz/TARGET/, which
+# `make check` replays; what a run learns goes to fuzz/corpus/ (not kept),
+# and a crash to fuzz/artifacts/TARGET/: copy it into the checked-in corpus
+# with a name saying what it found, and fix it.
+FUZZ_SECONDS ?= 600
+FUZZ_MAX_LEN ?= 65536
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
 
 all: build
 
@@ -79,4 +89,12 @@ install: build
 uninstall:
 	for c in $(COMMANDS); do \
 		rm -f $(BINDIR)/$$c $(MANDIR)/$$c.1 $(BASHDIR)/$$c $(ZSHDIR)/_$$c $(FISHDIR)/$$c.fish; \
+	done
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		echo "fuzzing $$t for $(FUZZ_SECONDS) s" && \
+		$(CARGO) +nightly fuzz run -O $$t fuzz/corpus/$$t tests/data/fuzz/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 || exit 1; \
 	done
