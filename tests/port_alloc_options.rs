@@ -627,3 +627,57 @@ fn invalid_input_is_a_usage_error() {
     }
     assert!(fx.lease_ports().is_empty(), "reserved: {:?}", fx.files());
 }
+
+/// --lease, --grace and --wait beyond their maxima (u64 overflow, f64
+/// overflow, a Duration or an Instant that cannot hold them) are usage
+/// errors naming the option and its maximum: never a panic, never a lease
+/// that wraps around and ends at once. NaN, infinities and negative waits
+/// are refused too. At their maxima, a live owner's port is not handed to a
+/// second caller.
+#[test]
+fn time_options_beyond_their_maxima_are_refused() {
+    let fx = Fixture::new("limits", "22700");
+    let owner = Owner::spawn("60");
+    let o = owner.pid_arg();
+    for (option, value, max) in [
+        ("--lease", "18446744073709551615", "2592000"),
+        ("--lease", "18446744073709551616", "2592000"),
+        ("--lease", "2592001", "2592000"),
+        ("--grace", "18446744073709551615", "86400"),
+        ("--grace", "86401", "86400"),
+        ("--wait", "1e300", "86400"),
+        ("--wait", "1e19", "86400"),
+        ("--wait", "86400.5", "86400"),
+    ] {
+        for with_command in [false, true] {
+            let arg = format!("{option}={value}");
+            let mut args = vec![arg.as_str(), "--owner", &o];
+            if with_command {
+                args = vec![arg.as_str(), "--", "true"];
+            }
+            let out = fx.run(&args);
+            assert_fails(&out, 2, &[option, max], &format!("{args:?}"));
+        }
+    }
+    for wait in ["NaN", "inf", "-inf", "-1", "-1e-9", "soon"] {
+        let arg = format!("--wait={wait}");
+        assert_fails(&fx.run(&[&arg, "--owner", &o]), 2, &["--wait"], &arg);
+    }
+    assert!(fx.lease_ports().is_empty(), "reserved: {:?}", fx.files());
+    // At the maxima the lease holds; the second caller finds no port.
+    let taken = now();
+    let got = fx.take(&["--lease", "2592000", "--grace", "86400", "--owner", &o]);
+    assert_eq!(got, [22700]);
+    let lease = fx.lease(22700);
+    assert!(
+        (taken..=taken + 5).contains(&lease.taken),
+        "taken at {}, about {taken}",
+        lease.taken
+    );
+    assert_eq!(lease.expires, Some(lease.taken + 2_592_000));
+    assert_eq!(lease.grace_until, lease.taken + 86_400);
+    assert_not_enough(
+        &fx.run(&["--owner", &o, "--wait", "0.2", "--lease", "2592000"]),
+        "a second caller while the owner lives",
+    );
+}

@@ -54,17 +54,19 @@ pub struct Args {
     #[arg(long, value_name = "PID")]
     pub owner: Option<u32>,
 
-    /// The longest a lease holds, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    /// The longest a lease holds, in seconds (at most 2592000, 30 days).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = whole_seconds(ports::MAX_LEASE))]
     pub lease: u64,
 
-    /// The least a lease holds after it was taken, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    /// The least a lease holds after it was taken, in seconds (at most
+    /// 86400, a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = whole_seconds(ports::MAX_GRACE))]
     pub grace: u64,
 
-    /// Wait up to SECONDS for enough ports when the pool is exhausted.
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
-    pub wait: f64,
+    /// Wait up to SECONDS for enough ports when the pool is exhausted (at
+    /// most 86400, a day; fractions allowed).
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = wait_seconds)]
+    pub wait: Duration,
 
     /// Never hand out these ports (`lo-hi,port,...`; repeatable).
     #[arg(long, value_name = "PORTS")]
@@ -81,6 +83,35 @@ pub struct Args {
     #[command(subcommand)]
     #[allow(missing_docs)]
     pub action: Option<Action>,
+}
+
+/// The longest `--wait`: a day.
+pub const MAX_WAIT: u64 = 86_400;
+
+/// A parser of a whole number of seconds from 0 to `max`, whose error
+/// names the maximum (clap names the option).
+fn whole_seconds(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
+    move |text| match text.parse::<u64>() {
+        Ok(seconds) if seconds <= max => Ok(seconds),
+        Ok(_) => Err(format!("at most {max} seconds")),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+            Err(format!("at most {max} seconds"))
+        }
+        Err(_) => Err(format!("a whole number of seconds from 0 to {max}")),
+    }
+}
+
+/// `--wait`: seconds from 0 to [`MAX_WAIT`], fractions allowed; NaN,
+/// infinities and negative numbers refused (so the Duration and the
+/// deadline made of it always exist).
+fn wait_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.0..=MAX_WAIT as f64).contains(&seconds) => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        Ok(seconds) if seconds > 0.0 => Err(format!("at most {MAX_WAIT} seconds")),
+        _ => Err(format!("a number of seconds from 0 to {MAX_WAIT}")),
+    }
 }
 
 /// What else port-alloc does.
@@ -228,9 +259,6 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
     } else {
         owner.command_line()
     };
-    if !args.wait.is_finite() || args.wait < 0.0 {
-        return Err(Error::Usage("--wait wants a number of seconds".into()));
-    }
     let request = Request {
         count: usize::from(args.count),
         consecutive: args.consecutive,
@@ -241,7 +269,7 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
         // With a command the leases hold exactly while port-alloc runs it.
         lease: (!with_command).then(|| Duration::from_secs(args.lease)),
         grace: Duration::from_secs(args.grace),
-        wait: Duration::from_secs_f64(args.wait),
+        wait: args.wait,
     };
     let mut warn = |message: String| eprintln!("{NAME}: warning: {message}");
     let taken = match ports::allocate(dir, &request, &mut warn) {

@@ -64,7 +64,8 @@ pub fn allocate(
     request: &Request,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<u16>, PortError> {
-    let deadline = Instant::now() + request.wait;
+    // A wait beyond what an Instant holds is a wait for ever.
+    let deadline = Instant::now().checked_add(request.wait);
     let mut rng = Rng(random_u64());
     loop {
         let (taken, found) = if request.consecutive {
@@ -75,7 +76,7 @@ pub fn allocate(
         if let Some(ports) = taken {
             return Ok(ports);
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return Err(PortError::NotEnough {
                 wanted: request.count,
                 found,
@@ -100,8 +101,8 @@ fn lease_for(request: &Request, port: u16, boot: &str) -> Lease {
         // SAFETY: getuid cannot fail.
         uid: unsafe { libc::getuid() },
         taken,
-        grace_until: taken + request.grace.as_secs(),
-        expires: request.lease.map(|l| taken + l.as_secs()),
+        grace_until: taken.saturating_add(request.grace.as_secs()),
+        expires: request.lease.map(|l| taken.saturating_add(l.as_secs())),
         command,
     }
 }

@@ -53,6 +53,14 @@ pub fn boot_id() -> String {
         .unwrap_or_default()
 }
 
+/// The longest grace period a lease may have (`--grace`): a day. A lease
+/// file claiming more was not written by port-alloc (see [`Lease::forged`]).
+pub const MAX_GRACE: u64 = 86_400;
+
+/// The longest a lease may hold (`--lease`): 30 days. A lease file claiming
+/// more was not written by port-alloc.
+pub const MAX_LEASE: u64 = 30 * 86_400;
+
 pub(super) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
