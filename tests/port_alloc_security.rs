@@ -107,6 +107,94 @@ fn the_lease_directory_must_be_sticky_if_world_writable() {
     assert!(run(cmd).status.success());
 }
 
+/// Changes the owner of `path` to `uid` (and group `uid`); `false` if this
+/// user may not (the test is then skipped with a message).
+fn chown(path: &std::path::Path, uid: u32) -> bool {
+    match std::os::unix::fs::chown(path, Some(uid), Some(uid)) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("skipping: cannot chown {} to {uid}: {e}", path.display());
+            false
+        }
+    }
+}
+
+/// A user id that is neither root nor ours.
+const OTHER_USER: u32 = 54_321;
+
+/// A lease directory owned by another user (neither the caller nor root)
+/// is refused on every run, with a message saying how to set one up: its
+/// owner could remove the caller's leases (sticky bit or not) and hand
+/// their ports out again. So is one that others may write to without the
+/// sticky bit (group-writable too), even if it was fine when created.
+#[test]
+fn a_lease_directory_of_another_user_is_refused() {
+    let fx = Fixture::without_pool("dir-owner");
+    let used = fx.path("used");
+    fs::create_dir(&used).expect("mkdir");
+    fs::set_permissions(&used, fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let owner = Owner::spawn("60");
+    let o = owner.pid_arg();
+    let at = |dir: &std::path::Path, args: &[&str]| {
+        let mut cmd = fx.cmd(args);
+        cmd.env("PORT_ALLOC_DIR", dir)
+            .env("PORT_ALLOC_PORTS", "22710-22711");
+        run(cmd)
+    };
+    let got = ok_ports(&at(&used, &["--owner", &o]), "a directory of ours");
+    let all_args: [&[&str]; 5] = [
+        &["-n", "1", "--owner", &o],
+        &["--", "true"],
+        &["list"],
+        &["gc"],
+        &["release", "22710"],
+    ];
+    // Taken over by another user after it was made: checked on every run.
+    if chown(&used, OTHER_USER) {
+        for args in all_args {
+            assert_fails(
+                &at(&used, args),
+                2,
+                &[
+                    "lease directory",
+                    "owned by user 54321",
+                    "PORT_ALLOC_DIR",
+                    "systemd-tmpfiles",
+                    "d /tmp/port-alloc 1777 root root -",
+                ],
+                &format!("a directory of another user, {args:?}"),
+            );
+        }
+        let names: Vec<_> = fs::read_dir(&used)
+            .expect("list")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        assert_eq!(
+            names,
+            [got[0].to_string()],
+            "nothing was added to or removed from the other user's directory"
+        );
+    }
+    // Group-writable without the sticky bit.
+    let group = fx.path("group");
+    fs::create_dir(&group).expect("mkdir");
+    fs::set_permissions(&group, fs::Permissions::from_mode(0o770)).expect("chmod");
+    for args in all_args {
+        assert_fails(
+            &at(&group, args),
+            2,
+            &["writable by others", "sticky", "chmod +t"],
+            &format!("a group-writable directory, {args:?}"),
+        );
+    }
+    // Sticky, it is fine.
+    fs::set_permissions(&group, fs::Permissions::from_mode(0o1770)).expect("chmod");
+    ok_ports(
+        &at(&group, &["--owner", &o]),
+        "a sticky group-writable directory",
+    );
+}
+
 /// Symbolic links named like ports (to a file of someone else's, to a path
 /// that does not exist): their ports are never handed out, the targets are
 /// never written or created, a warning names them, and release and gc leave

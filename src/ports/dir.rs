@@ -37,11 +37,38 @@ impl Drop for Lock {
     }
 }
 
+/// Why a lease directory owned by `uid` with `mode` is unsafe to use, if it
+/// is: its owner (sticky bit or not) and, without the sticky bit, anyone who
+/// may write to it can remove any lease in it, and the port is then handed
+/// out again while its owner lives.
+fn check_owner_and_mode(uid: u32, mode: u32) -> Result<(), String> {
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if uid != me && uid != 0 {
+        return Err(format!(
+            "owned by user {uid}, neither you (user {me}) nor root: its owner could \
+             remove your leases and hand their ports out again. Set PORT_ALLOC_DIR \
+             to a directory of your own, or have root make the shared one, e.g. \
+             with the systemd-tmpfiles line 'd /tmp/port-alloc 1777 root root -'"
+        ));
+    }
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(
+            "is writable by others without the sticky bit: they could remove your \
+             leases; refusing (chmod +t it)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 impl LeaseDir {
     /// Opens the lease directory, making it (sticky and writable by all, as
     /// /tmp is) if it does not exist. Refuses a symbolic link, something
-    /// that is not a directory, and a directory others may write to without
-    /// the sticky bit (they could remove anyone's leases).
+    /// that is not a directory, a directory of another user but root, and a
+    /// directory others may write to without the sticky bit: in each, someone
+    /// else could remove the caller's leases. Checked on every run, on the
+    /// directory held open, so whatever happens to the path afterwards.
     pub fn open(path: &Path) -> Result<LeaseDir, PortError> {
         let dir_error = |why: String| PortError::Dir {
             path: path.to_owned(),
@@ -85,11 +112,7 @@ impl LeaseDir {
             let _ = file.set_permissions(std::fs::Permissions::from_mode(0o1777));
         }
         let meta = file.metadata().map_err(|e| dir_error(e.to_string()))?;
-        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
-            return Err(dir_error(
-                "is writable by others without the sticky bit: refusing (chmod +t it)".into(),
-            ));
-        }
+        check_owner_and_mode(meta.uid(), meta.mode()).map_err(dir_error)?;
         Ok(LeaseDir {
             path: path.to_owned(),
             fd,
