@@ -6,6 +6,8 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::port_alloc::*;
 
@@ -252,44 +254,152 @@ fn symlinks_named_like_ports_are_left_alone() {
     }
 }
 
-/// A `.lock` that is a symbolic link is an error, with a message, and is
-/// never written or created through.
+/// Whatever is named `.lock` in the lease directory (a FIFO, a symbolic
+/// link to someone's file or to nowhere, a directory, another user's file)
+/// is left alone and changes nothing: the lock is the directory's own.
+/// Before, a FIFO there made release, gc and `-- true` block for ever in
+/// open(2), deaf to SIGTERM.
 #[test]
-fn a_symlinked_lock_is_an_error() {
-    let fx = Fixture::new("lock-symlink", "22640-22641");
+fn whatever_is_named_lock_is_left_alone() {
+    let fx = Fixture::new("lock-names", "22720-22721");
     let victim = fx.path("victim");
     fs::write(&victim, "precious\n").expect("write the victim");
-    fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).expect("chmod");
     let nowhere = fx.path("nowhere");
     let owner = Owner::spawn("60");
     let o = owner.pid_arg();
-    for target in [&victim, &nowhere] {
-        let _ = fs::remove_file(fx.dir.join(".lock"));
-        let port = fx.take(&["--owner", &o, "--exclude", "22641"]);
-        assert_eq!(port, [22640]);
-        symlink(target, fx.dir.join(".lock")).expect("symlink");
-        // Releasing takes the lock.
-        let out = fx.run(&["release", "22640"]);
-        assert_fails(&out, 2, &[".lock"], "release with a symlinked .lock");
-        assert_eq!(
-            fx.lease_ports(),
-            set([22640]),
-            "the lease was not removed unlocked"
+    let lock = fx.dir.join(".lock");
+    let soon = || Instant::now() + Duration::from_secs(10);
+    for kind in ["fifo", "symlink", "dangling", "dir", "theirs"] {
+        let _ = fs::remove_file(&lock);
+        let _ = fs::remove_dir(&lock);
+        let mut fifo = None;
+        match kind {
+            "fifo" => fifo = Some(Gate::new(lock.clone())),
+            "symlink" => symlink(&victim, &lock).expect("symlink"),
+            "dangling" => symlink(&nowhere, &lock).expect("symlink"),
+            "dir" => fs::create_dir(&lock).expect("mkdir"),
+            _ => {
+                fs::write(&lock, "").expect("write");
+                let _ = std::os::unix::fs::chown(&lock, Some(OTHER_USER), None);
+            }
+        }
+        let port = fx.take(&["--owner", &o, "--exclude", "22721"]);
+        assert_eq!(port, [22720], ".lock a {kind}");
+        fx.put_lease(&stale_lease(22721));
+        let release = spawn(&mut fx.cmd(&["release", "22720"]));
+        let gc = spawn(&mut fx.cmd(&["gc"]));
+        let out = finish(release, soon());
+        assert!(
+            out.status.success(),
+            "release, .lock a {kind}: {}",
+            show(&out)
         );
-        // So does reclaiming a stale lease, in gc and in an allocation.
-        fx.put_lease(&stale_lease(22641));
-        let out = fx.run(&["gc"]);
-        assert_fails(&out, 2, &[".lock"], "gc with a symlinked .lock");
-        let out = fx.run(&["--owner", &o, "--exclude", "22640"]);
-        assert_fails(&out, 2, &[".lock"], "an allocation that must reclaim");
-        let _ = fs::remove_file(fx.dir.join("22640"));
-        let _ = fs::remove_file(fx.dir.join("22641"));
+        let out = finish(gc, soon());
+        assert!(out.status.success(), "gc, .lock a {kind}: {}", show(&out));
+        assert_eq!(stdout(&out), "22721\n", "gc, .lock a {kind}");
+        let command = spawn(&mut fx.cmd(&["-n", "2", "--", "true"]));
+        let out = finish(command, soon());
+        assert!(
+            out.status.success(),
+            "-- true, .lock a {kind}: {}",
+            show(&out)
+        );
+        assert!(
+            fx.lease_ports().is_empty(),
+            ".lock a {kind}: {:?}",
+            fx.files()
+        );
+        drop(fifo);
     }
     assert_eq!(fs::read_to_string(&victim).expect("victim"), "precious\n");
     assert!(
         fs::symlink_metadata(&nowhere).is_err(),
-        "the lock's dangling target was created"
+        "the dangling target was created"
     );
+}
+
+/// While another process holds the directory's lock (flock(1), as a
+/// hostile user could), what must remove a lease gives up after about 5
+/// seconds with a message naming the holder: release and gc fail (status
+/// 2), and `-- true` says which leases it could not give back and exits
+/// non-zero, never 0 with its leases left behind. Allocating free ports
+/// needs no lock.
+#[test]
+fn a_lock_held_by_another_process_is_an_error_not_a_silent_success() {
+    let fx = Fixture::new("lock-held", "22722-22725");
+    let owner = Owner::spawn("60");
+    let o = owner.pid_arg();
+    let mine = fx.take(&["--owner", &o, "--exclude", "22723-22725"]);
+    assert_eq!(mine, [22722]);
+    // gc has something to remove: it needs the lock.
+    fx.put_lease(&stale_lease(22725));
+    let mut holder = Running::spawn(Command::new("flock").arg(&fx.dir).args([
+        "sh",
+        "-c",
+        "echo locked; exec sleep 60",
+    ]));
+    let lines = Lines::of(&mut holder);
+    assert_eq!(
+        lines.next(Duration::from_secs(10)).as_deref(),
+        Some("locked")
+    );
+    let holder_pid = holder.id().to_string();
+    let started = Instant::now();
+    let release = spawn(&mut fx.cmd(&["release", "22722"]));
+    let gc = spawn(&mut fx.cmd(&["gc"]));
+    let command = spawn(&mut fx.cmd(&[
+        "-n",
+        "2",
+        "--grace",
+        "0",
+        "--exclude",
+        "22725",
+        "--",
+        "true",
+    ]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let needles = ["lock", "held", "5 seconds", holder_pid.as_str()];
+    assert_fails(&finish(release, deadline), 2, &needles, "release");
+    assert_fails(&finish(gc, deadline), 2, &needles, "gc");
+    let out = finish(command, deadline);
+    assert_ne!(out.status.code(), Some(0), "-- true: {}", show(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "gave up only after {:?}",
+        started.elapsed()
+    );
+    let left: Vec<u16> = fx
+        .lease_ports()
+        .into_iter()
+        .filter(|p| ![22722, 22725].contains(p))
+        .collect();
+    assert_eq!(left.len(), 2, "{:?}", fx.files());
+    let err = stderr(&out);
+    for port in &left {
+        assert!(
+            err.contains("could not give back") && err.contains(&port.to_string()),
+            "-- true does not say it left the lease of {port}:\n{}",
+            show(&out)
+        );
+    }
+    assert_eq!(
+        fx.lease(22722).owner.pid,
+        owner.pid(),
+        "the lease was removed without the lock"
+    );
+    // Once the lock is free, everything works again.
+    drop(holder);
+    let out = fx.run(&["gc"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let mut stale = set(left);
+    stale.insert(22725);
+    assert_eq!(
+        set(ok_ports(&out, "gc")),
+        stale,
+        "gc removes what -- true left"
+    );
+    let out = fx.run(&["release", "22722"]);
+    assert!(out.status.success(), "{}", show(&out));
 }
 
 /// A file named like a port that is not a lease (garbage, or a lease of

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::cli::Error;
+use crate::cli::{self, Error};
 use crate::os;
 use crate::ports::{self, LeaseDir, LeaseEnd, PortError, PortSet, Process, Request};
 use crate::signals::{Blocked, Children, PassOn};
@@ -272,18 +272,27 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
         wait: args.wait,
     };
     let mut warn = |message: String| eprintln!("{NAME}: warning: {message}");
-    let taken = match ports::allocate(dir, &request, &mut warn) {
-        Ok(taken) => taken,
+    let leases = match ports::allocate(dir, &request, &mut warn) {
+        Ok(leases) => leases,
         Err(err @ PortError::NotEnough { .. }) => {
             eprintln!("{NAME}: {err}");
             return Ok(ExitCode::FAILURE);
         }
         Err(err) => return Err(port_error(err)),
     };
+    let taken: Vec<u16> = leases.iter().map(|l| l.port).collect();
     if with_command {
         let code = run_holding(&args.command, &taken);
-        let _ = ports::release(dir, &taken);
-        return code;
+        // Never 0 with leases left behind: whoever relies on the ports
+        // being free again must learn they are not.
+        if let Err(err) = ports::give_back(dir, &leases) {
+            eprintln!("{NAME}: {err}");
+            return Ok(ExitCode::from(match code? {
+                0 => cli::EXIT_ERROR,
+                code => code,
+            }));
+        }
+        return Ok(ExitCode::from(code?));
     }
     let mut out = String::new();
     if args.json {
@@ -300,7 +309,9 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
         .and_then(|()| stdout.flush())
     {
         // Nobody got the ports: give them back.
-        let _ = ports::release(dir, &taken);
+        if let Err(left) = ports::give_back(dir, &leases) {
+            eprintln!("{NAME}: {left}");
+        }
         return Err(Error::Write(err));
     }
     Ok(ExitCode::SUCCESS)
@@ -319,7 +330,7 @@ const FORWARDED: [i32; 7] = [
 
 /// Runs the command with the ports in its environment, passing signals on;
 /// its exit status.
-fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
+fn run_holding(command: &[OsString], ports: &[u16]) -> Result<u8, Error> {
     // Taken by a thread of our own and passed on.
     let blocked = Blocked::new(&FORWARDED);
     let mut cmd = Command::new(&command[0]);
@@ -343,7 +354,7 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
             } else {
                 126
             };
-            return Ok(ExitCode::from(code));
+            return Ok(code);
         }
     };
     // A signal the terminal sent to the whole foreground group has reached
@@ -354,7 +365,7 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
     let status = children
         .wait(&mut child)
         .map_err(Error::reading("the command"))?;
-    Ok(ExitCode::from(os::exit_code(status)))
+    Ok(os::exit_code(status))
 }
 
 fn release(dir: &LeaseDir, ports: &[u16]) -> Result<ExitCode, Error> {

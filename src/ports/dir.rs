@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::PortError;
 use super::alloc::random_u64;
-use super::lease::{Lease, LeaseFile};
+use super::lease::{Lease, LeaseFile, Process};
 use super::probe::port_is_free;
 use crate::os::io_message;
 
@@ -27,15 +27,26 @@ pub struct LeaseDir {
     fd: OwnedFd,
 }
 
-/// An exclusive lock of the lease directory, released on drop.
-pub struct Lock(File);
+/// An exclusive lock of the lease directory, released on drop: flock(2) of
+/// the directory itself, held open. Not of a file in it: whoever may
+/// remove or replace such a file (its owner, in a sticky directory) could
+/// make two callers hold "the" lock at once, and a FIFO or a symbolic link
+/// put there would block or redirect the open. Nobody but the directory's
+/// owner (the caller or root, see [`LeaseDir::open`]) can replace the
+/// directory itself.
+pub struct Lock<'d>(&'d LeaseDir);
 
-impl Drop for Lock {
+impl Drop for Lock<'_> {
     fn drop(&mut self) {
         // SAFETY: flock on a descriptor we own.
-        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+        unsafe { libc::flock(self.0.fd.as_raw_fd(), libc::LOCK_UN) };
     }
 }
+
+/// How long to wait for the directory's lock. Whoever holds it keeps it for
+/// a few reads, an unlink and a probe: longer means a stuck or hostile
+/// holder, and waiting on would keep the caller (and its leases) hanging.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Why a lease directory owned by `uid` with `mode` is unsafe to use, if it
 /// is: its owner (sticky bit or not) and, without the sticky bit, anyone who
@@ -158,25 +169,60 @@ impl LeaseDir {
         Ok(())
     }
 
-    /// Takes the directory's lock, waiting up to a few seconds for it.
-    pub fn lock(&self) -> Result<Lock, PortError> {
-        let file = self
-            .open_at(".lock", libc::O_RDONLY | libc::O_CREAT, 0o644)
-            .map_err(self.io_error(format!("cannot open {}/.lock", self.path.display())))?;
-        let deadline = Instant::now() + Duration::from_secs(5);
+    /// Takes the directory's lock, waiting up to [`LOCK_WAIT`] for it.
+    pub fn lock(&self) -> Result<Lock<'_>, PortError> {
+        let deadline = Instant::now() + LOCK_WAIT;
         loop {
             // SAFETY: flock on a descriptor we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(Lock(file));
+            if unsafe { libc::flock(self.fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(Lock(self));
+            }
+            let err = io::Error::last_os_error();
+            if !matches!(err.raw_os_error(), Some(libc::EWOULDBLOCK | libc::EINTR)) {
+                return Err(self
+                    .io_error(format!("cannot lock {}", self.path.display()))(
+                    err
+                ));
             }
             if Instant::now() >= deadline {
+                let holder = self
+                    .lock_holder()
+                    .map(|(pid, command)| format!(" by process {pid} ({command})"))
+                    .unwrap_or_default();
                 return Err(PortError::Dir {
                     path: self.path.clone(),
-                    why: "its lock has been held for over 5 seconds".into(),
+                    why: format!(
+                        "its lock has been held for over {} seconds{holder}: if that \
+                         process is stuck, end it",
+                        LOCK_WAIT.as_secs()
+                    ),
                 });
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// Who holds the directory's lock, as /proc/locks says: a pid (in the
+    /// pid namespace /proc belongs to) and its command line.
+    fn lock_holder(&self) -> Option<(u32, String)> {
+        let file = File::from(self.fd.try_clone().ok()?);
+        let meta = file.metadata().ok()?;
+        let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+        let ours = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; a waiter's
+        // line has "->" after the number.
+        locks.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields[..] {
+                [_, "FLOCK", _, _, pid, id, ..] if id == ours => {
+                    let pid: u32 = pid.parse().ok()?;
+                    let command = Process::find(pid).map(|p| p.command_line());
+                    Some((pid, command.unwrap_or_else(|| "ended".into())))
+                }
+                _ => None,
+            }
+        })
     }
 
     /// Takes the lease of `lease.port` if nobody holds it: `Ok(false)` if
@@ -255,11 +301,17 @@ impl LeaseDir {
         }))
     }
 
-    /// Removes the lease of `port` if it is still `expected`, under the
-    /// directory's lock; returns whether it did. With `only_unbound`, also
-    /// only if the port is not bound (reclaiming a stale lease).
-    pub fn remove_if(&self, expected: &Lease, only_unbound: bool) -> Result<bool, PortError> {
-        let _lock = self.lock()?;
+    /// Removes the lease of `expected.port` if it is still `expected`,
+    /// under `lock` (of this directory); returns whether it did. With
+    /// `only_unbound`, also only if the port is not bound (reclaiming a
+    /// stale lease).
+    pub fn remove_if(
+        &self,
+        lock: &Lock<'_>,
+        expected: &Lease,
+        only_unbound: bool,
+    ) -> Result<bool, PortError> {
+        debug_assert!(std::ptr::eq(lock.0, self), "the lock of another directory");
         match self.read(expected.port)? {
             Some(Ok(lease)) if lease == *expected => {}
             _ => return Ok(false),
