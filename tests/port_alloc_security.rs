@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::port_alloc::*;
+use subunit_tools::ports::Lease;
 
 // ---------------------------------------------------------------------------
 // 6. A hostile lease directory
@@ -439,4 +440,141 @@ fn a_file_that_is_not_a_lease_is_left_alone() {
         fs::read_to_string(fx.dir.join("22621")).expect("kept"),
         misplaced
     );
+}
+
+/// Hand-written leases that no honest caller could write are not live: an
+/// allocation takes their ports over, gc removes them, list says why. Each
+/// gives no more than what anyone may do honestly: hold a port for at
+/// most --lease's maximum whatever the owner, or while a process of one's
+/// own lives.
+#[test]
+fn forged_leases_do_not_hold() {
+    let fx = Fixture::new("forged", "22730-22738");
+    let owner = Owner::spawn("60");
+    let (pid, start) = (owner.pid(), start_time(owner.pid()));
+    let init_start = start_time(1);
+    let now = now();
+    let forged = [
+        // Another boot's, in a grace of ten years: the boot comes first.
+        Lease {
+            boot: "00000000-0000-0000-0000-000000000000".into(),
+            grace_until: now + 10 * 365 * 86_400,
+            ..lease_of(22730, pid, start)
+        },
+        // A grace beyond --grace's maximum, its owner gone.
+        Lease {
+            grace_until: now - 100 + 86_401,
+            ..lease_of(22731, dead_pid(), 1)
+        },
+        // An expiry beyond --lease's maximum, its owner alive.
+        Lease {
+            expires: Some(now - 100 + 2_592_001),
+            ..lease_of(22732, pid, start)
+        },
+        // Taken (and in its grace) two days from now.
+        Lease {
+            taken: now + 2 * 86_400,
+            grace_until: now + 2 * 86_400 + 60,
+            expires: Some(now + 2 * 86_400 + 600),
+            ..lease_of(22733, dead_pid(), 1)
+        },
+    ];
+    // Honest, at the maxima: they hold.
+    let honest = Lease {
+        grace_until: now - 100 + 86_400,
+        expires: Some(now - 100 + 2_592_000),
+        ..lease_of(22736, pid, start)
+    };
+    let root_for_ever = Lease {
+        expires: None,
+        ..lease_of(22737, 1, init_start)
+    };
+    for lease in forged.iter().chain([&honest, &root_for_ever]) {
+        fx.put_lease(lease);
+    }
+    // Another user's: one for ever following pid 1 (which is not theirs),
+    // one claiming to be root's; and one following pid 1 for at most
+    // --lease's maximum, which anyone may take honestly (--owner 1).
+    let theirs = [
+        Lease {
+            uid: OTHER_USER,
+            expires: None,
+            ..lease_of(22734, 1, init_start)
+        },
+        Lease {
+            uid: 0,
+            expires: None,
+            ..lease_of(22735, 1, init_start)
+        },
+        Lease {
+            uid: OTHER_USER,
+            expires: Some(now - 100 + 2_592_000),
+            ..lease_of(22738, 1, init_start)
+        },
+    ];
+    let mut chowned = true;
+    for lease in &theirs {
+        fx.put_lease(lease);
+        let path = fx.dir.join(lease.port.to_string());
+        chowned &= std::os::unix::fs::chown(&path, Some(OTHER_USER), None).is_ok();
+    }
+    if !chowned {
+        eprintln!("skipping other users' leases: cannot chown");
+        for lease in &theirs {
+            let _ = fs::remove_file(fx.dir.join(lease.port.to_string()));
+        }
+    }
+    let mut stale: Vec<u16> = forged.iter().map(|l| l.port).collect();
+    let mut kept = vec![22736, 22737];
+    if chowned {
+        stale.extend([22734, 22735]);
+        kept.push(22738);
+    }
+    let out = fx.run(&["list"]);
+    assert!(out.status.success(), "{}", show(&out));
+    for port in &stale {
+        let line = stdout(&out)
+            .lines()
+            .find(|l| l.starts_with(&port.to_string()))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{port} not listed:\n{}", show(&out)));
+        assert!(
+            line.contains("stale") && line.contains("ended ("),
+            "{port} is listed as live: {line}"
+        );
+        if *port != 22730 {
+            assert!(line.contains("forged"), "{port}: {line}");
+        }
+    }
+    let me = Owner::spawn("60");
+    let n = stale.len().to_string();
+    let mut taken = fx.take(&["-n", &n, "--owner", &me.pid_arg()]);
+    taken.sort_unstable();
+    assert_eq!(taken, stale, "the forged leases' ports are taken over");
+    assert_not_enough(
+        &fx.run(&["--owner", &me.pid_arg()]),
+        "the honest leases hold",
+    );
+    // gc removes them too.
+    for port in &taken {
+        fs::remove_file(fx.dir.join(port.to_string())).expect("rm");
+    }
+    for lease in &forged {
+        fx.put_lease(lease);
+    }
+    if chowned {
+        for lease in &theirs[..2] {
+            fx.put_lease(lease);
+            let path = fx.dir.join(lease.port.to_string());
+            std::os::unix::fs::chown(&path, Some(OTHER_USER), None).expect("chown");
+        }
+    }
+    let out = fx.run(&["gc"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let removed: Vec<u16> = stdout(&out)
+        .lines()
+        .map(|l| l.parse().expect("a port"))
+        .collect();
+    assert_eq!(removed, stale, "gc removes exactly the forged leases");
+    assert_eq!(fx.lease_ports(), set(kept), "the honest leases are kept");
 }

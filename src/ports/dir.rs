@@ -282,10 +282,10 @@ impl LeaseDir {
                 return Ok(Some(Err(format!("unreadable: {}", io_message(&e)))));
             }
         };
-        match file.metadata() {
-            Ok(meta) if meta.is_file() => {}
+        let owner = match file.metadata() {
+            Ok(meta) if meta.is_file() => meta.uid(),
             _ => return Ok(Some(Err("not a regular file".into()))),
-        }
+        };
         let mut text = String::new();
         if Read::by_ref(&mut file)
             .take(64 * 1024)
@@ -295,7 +295,13 @@ impl LeaseDir {
             return Ok(Some(Err("not text".into())));
         }
         Ok(Some(match Lease::parse(&text) {
-            Some(lease) if lease.port == port => Ok(lease),
+            // The lease's user is whoever wrote the file, whatever it says:
+            // that is whose leases `release` lets remove it, and whose
+            // processes it may follow for ever (Lease::forged).
+            Some(lease) if lease.port == port => Ok(Lease {
+                uid: owner,
+                ..lease
+            }),
             Some(_) => Err("a lease of another port".into()),
             None => Err("not a lease".into()),
         }))
