@@ -578,3 +578,74 @@ fn forged_leases_do_not_hold() {
     assert_eq!(removed, stale, "gc removes exactly the forged leases");
     assert_eq!(fx.lease_ports(), set(kept), "the honest leases are kept");
 }
+
+/// A command line over 64 KiB (the command's own with `-- COMMAND`, the
+/// owner's otherwise) is recorded shortened, so the leases taken are
+/// recognised when given back: "nothing reserved" leaves nothing, a port
+/// found bound gives its lease back, and the command's leases go when it
+/// ends. Before, the lease was read back cut off at 64 KiB, never matched,
+/// and stayed.
+#[test]
+fn leases_of_a_long_command_line_are_given_back() {
+    let (listener, bound) = listen("127.0.0.1");
+    let fx = Fixture::new("long-command", &format!("22750-22751,{bound}"));
+    let long = format!("true {}", "x".repeat(70 * 1024));
+    let out = run(fx.cmd(&["-n", "4", "--", "sh", "-c", &long]));
+    assert_not_enough(&out, "4 of 3 for a long command");
+    assert!(fx.lease_ports().is_empty(), "left: {:?}", fx.lease_ports());
+    // Two are had: the bound port's lease, taken before probing, must go.
+    for _ in 0..5 {
+        let out = run(fx.cmd(&["-n", "2", "--", "sh", "-c", &long]));
+        assert!(
+            out.status.success(),
+            "{}",
+            show(&out).chars().take(2000).collect::<String>()
+        );
+        assert!(fx.lease_ports().is_empty(), "left: {:?}", fx.lease_ports());
+    }
+    // The owner's command line (sh -c SCRIPT LONG).
+    let script = r#""$PORT_ALLOC" -n 4 --grace 0; exit $?"#;
+    let out = run(fx.sh(script, &[&long]));
+    assert_not_enough(&out, "4 of 3 for an owner with a long command line");
+    assert!(fx.lease_ports().is_empty(), "left: {:?}", fx.lease_ports());
+    let owner = Owner::spawn("60");
+    fx.take(&["-n", "2", "--owner", &owner.pid_arg()]);
+    let lease = fx.leases().into_values().next().expect("a lease");
+    assert!(lease.command.starts_with("sleep 60"), "{}", lease.command);
+    drop(listener);
+}
+
+/// What killed callers leave (`.tmp-PID-...` files: a lease being
+/// written) is removed by the next allocation, not only by gc: at once if
+/// the writer has ended, after a minute otherwise. A live writer's fresh
+/// file is left alone.
+#[test]
+fn leftovers_of_killed_callers_are_removed_by_the_next_run() {
+    let fx = Fixture::new("leftovers", "22770");
+    let dead = dead_pid();
+    let me = std::process::id();
+    let minutes_ago = std::time::SystemTime::now() - Duration::from_secs(120);
+    let put = |name: &str, old: bool| {
+        let path = fx.dir.join(name);
+        fs::write(&path, "port-alloc lease 1\n").expect("write");
+        if old {
+            let file = fs::File::options().write(true).open(&path).expect("open");
+            file.set_modified(minutes_ago).expect("set the time");
+        }
+    };
+    put(&format!(".tmp-{dead}-22770-1f"), false);
+    put(&format!(".tmp-{me}-22770-2f"), true);
+    put(".tmp-garbage-old", true);
+    let live = format!(".tmp-{me}-22770-3f");
+    put(&live, false);
+    put(".tmp-garbage-new", false);
+    let owner = Owner::spawn("60");
+    assert_eq!(fx.take(&["--owner", &owner.pid_arg()]), [22770]);
+    let mut left: Vec<String> = fs::read_dir(&fx.dir)
+        .expect("list")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    left.sort();
+    assert_eq!(left, [live, ".tmp-garbage-new".to_owned()]);
+}

@@ -68,6 +68,7 @@ pub fn allocate(
 ) -> Result<Vec<Lease>, PortError> {
     // A wait beyond what an Instant holds is a wait for ever.
     let deadline = Instant::now().checked_add(request.wait);
+    dir.remove_leftovers();
     let mut rng = Rng(random_u64());
     loop {
         let (taken, found) = if request.consecutive {
@@ -90,12 +91,25 @@ pub fn allocate(
     }
 }
 
+/// The most of the owner's command line a lease records (for people reading
+/// `list`), in bytes: far below what [`LeaseDir::read`] reads back.
+const MAX_COMMAND: usize = 4096;
+
 /// The lease this request takes of `port`.
 fn lease_for(request: &Request, port: u16, boot: &str) -> Lease {
     let taken = now_secs();
-    // One line in the file: the lease kept in memory must equal what its
-    // file says, or giving it back would not recognise it.
-    let command = request.command.replace(['\n', '\r'], " ");
+    // One line in the file, of a size read back whole: the lease kept in
+    // memory must equal what its file says, or giving it back would not
+    // recognise it.
+    let mut command = request.command.replace(['\n', '\r'], " ");
+    if command.len() > MAX_COMMAND {
+        let mut end = MAX_COMMAND - "...".len();
+        while !command.is_char_boundary(end) {
+            end -= 1;
+        }
+        command.truncate(end);
+        command.push_str("...");
+    }
     Lease {
         port,
         owner: request.owner,

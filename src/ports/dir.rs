@@ -354,8 +354,11 @@ impl LeaseDir {
         Ok(leases)
     }
 
-    /// Removes temporary files left by callers that died while writing a
-    /// lease (older than a minute).
+    /// Removes temporary files left by callers killed while writing a lease
+    /// (`.tmp-PID-...`): at once if process PID has ended, after a minute
+    /// otherwise (the pid may have been given to another process). A
+    /// writer keeps its file for microseconds; one that finds it gone
+    /// fails, and takes no port.
     pub fn remove_leftovers(&self) {
         let held = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
         let Ok(entries) = std::fs::read_dir(held) else {
@@ -363,16 +366,24 @@ impl LeaseDir {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(name) = name.to_str().filter(|n| n.starts_with(".tmp-")) else {
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(".tmp-") else {
                 continue;
             };
-            let old = entry
-                .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(60));
-            if old {
+            let writer_ended = rest
+                .split('-')
+                .next()
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| Process::find(pid).is_none());
+            let old = || {
+                entry
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > Duration::from_secs(60))
+            };
+            if writer_ended || old() {
                 let _ = self.unlink_at(name);
             }
         }
