@@ -60,11 +60,13 @@ pub struct Request {
 /// Reserves `request.count` free ports, all or none, and returns their
 /// leases; warnings (files in the directory that are not leases) go to
 /// `warn`. Whatever fails gives back the leases it took, or says which it
-/// could not ([`PortError::LeftBehind`]).
+/// could not ([`PortError::LeftBehind`]). While it waits for ports
+/// (`request.wait`) it stops when `interrupted` says so.
 pub fn allocate(
     dir: &LeaseDir,
     request: &Request,
     warn: &mut dyn FnMut(String),
+    interrupted: &dyn Fn() -> bool,
 ) -> Result<Vec<Lease>, PortError> {
     // A wait beyond what an Instant holds is a wait for ever.
     let deadline = Instant::now().checked_add(request.wait);
@@ -79,7 +81,7 @@ pub fn allocate(
         if let Some(ports) = taken {
             return Ok(ports);
         }
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        if interrupted() || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return Err(PortError::NotEnough {
                 wanted: request.count,
                 found,
