@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
+use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -379,4 +380,70 @@ fn in_a_terminal_the_command_reads_it_and_gets_ctrl_c() {
         "the terminal showed:\n{shown}"
     );
     assert!(fx.lease_ports().is_empty(), "leases left: {:?}", fx.files());
+}
+
+/// A standard output that is full (/dev/full) is an error, status 2 with
+/// a message, for an allocation (its ports given back: nobody got them),
+/// list, gc and --help; a closed one (a pipe whose reader has gone) ends
+/// port-alloc quietly with status 0, the ports given back too.
+#[test]
+fn a_full_or_closed_output() {
+    let fx = Fixture::new("output", "22820-22829");
+    let owner = Owner::spawn("60");
+    let o = owner.pid_arg();
+    fx.put_lease(&stale_lease(22829));
+    let full = || {
+        fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full")
+    };
+    let mut gc_ran = false;
+    for args in [
+        &["-n", "3", "--owner", &o][..],
+        &["-n", "3", "--json", "--owner", &o],
+        &["list"],
+        &["list", "--json"],
+        &["gc"],
+        &["--help"],
+    ] {
+        let out = fx
+            .cmd(args)
+            .stdout(full())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run port-alloc");
+        assert_fails(
+            &out,
+            2,
+            &["error writing output", "No space left on device"],
+            &format!("{args:?} > /dev/full"),
+        );
+        // Only the stale lease, until gc removes it (and cannot say so).
+        gc_ran |= args[0] == "gc";
+        let expected = if gc_ran { set([]) } else { set([22829]) };
+        assert_eq!(fx.lease_ports(), expected, "{args:?} > /dev/full");
+    }
+    for args in [&["-n", "3", "--owner", &o][..], &["list"], &["--help"]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = fx
+            .cmd(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run port-alloc");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?} | (closed): {}",
+            show(&out)
+        );
+        assert!(out.stderr.is_empty(), "{args:?} | (closed): {}", show(&out));
+        assert!(
+            fx.lease_ports().is_empty(),
+            "{args:?} | (closed): {:?}",
+            fx.files()
+        );
+    }
 }
