@@ -403,6 +403,36 @@ fn a_lock_held_by_another_process_is_an_error_not_a_silent_success() {
     assert!(out.status.success(), "{}", show(&out));
 }
 
+/// The lock file of port-alloc 0.1.0 (`.lock`, a regular file of the
+/// directory's owner) is honoured too while such versions may still run:
+/// held by another process, release fails after about 5 seconds.
+#[test]
+fn the_lock_file_of_port_alloc_0_1_is_honoured() {
+    let fx = Fixture::new("lock-legacy", "22726");
+    let owner = Owner::spawn("60");
+    assert_eq!(fx.take(&["--owner", &owner.pid_arg()]), [22726]);
+    let lock = fx.dir.join(".lock");
+    fs::write(&lock, "").expect("write .lock");
+    let mut holder = Running::spawn(Command::new("flock").arg(&lock).args([
+        "sh",
+        "-c",
+        "echo locked; exec sleep 60",
+    ]));
+    let lines = Lines::of(&mut holder);
+    assert_eq!(
+        lines.next(Duration::from_secs(10)).as_deref(),
+        Some("locked")
+    );
+    let out = fx.run(&["release", "22726"]);
+    let holder_pid = holder.id().to_string();
+    assert_fails(&out, 2, &["lock", "held", &holder_pid], "release");
+    assert_eq!(fx.lease_ports(), set([22726]));
+    drop(holder);
+    let out = fx.run(&["release", "22726"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(fx.lease_ports().is_empty());
+}
+
 /// A file named like a port that is not a lease (garbage, or a lease of
 /// another port) keeps its port out of use, is warned about and left
 /// alone; release refuses it and gc keeps it.

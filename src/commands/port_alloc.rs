@@ -182,7 +182,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          only under the directory's lock, after reading it again, and a stale one only \
          if nobody has bound its port. The lock is flock(2) of the directory itself, \
          not of a file in it (which its owner could replace, or someone make a FIFO \
-         that blocks whoever opens it); anything named .lock there is left alone. A \
+         that blocks whoever opens it). The file .lock that port-alloc 0.1.0 locked is \
+         locked too while such versions may run, if it is a regular file of the \
+         directory's owner; anything else named .lock is left alone. A \
          lock held for over 5 seconds is an error naming its holder: release and gc \
          fail, an allocation that must reclaim or give back a lease fails, and -- \
          COMMAND says which leases it could not give back.",

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,8 @@ fn cstring(name: &str) -> CString {
 pub struct LeaseDir {
     path: PathBuf,
     fd: OwnedFd,
+    /// The directory's owner.
+    owner: u32,
 }
 
 /// An exclusive lock of the lease directory, released on drop: flock(2) of
@@ -34,12 +36,17 @@ pub struct LeaseDir {
 /// put there would block or redirect the open. Nobody but the directory's
 /// owner (the caller or root, see [`LeaseDir::open`]) can replace the
 /// directory itself.
-pub struct Lock<'d>(&'d LeaseDir);
+pub struct Lock<'d> {
+    dir: &'d LeaseDir,
+    /// The file `.lock` that port-alloc 0.1.0 locked, locked too.
+    _legacy: Option<File>,
+}
 
 impl Drop for Lock<'_> {
     fn drop(&mut self) {
-        // SAFETY: flock on a descriptor we own.
-        unsafe { libc::flock(self.0.fd.as_raw_fd(), libc::LOCK_UN) };
+        // SAFETY: flock on a descriptor we own. (The legacy lock goes with
+        // its file.)
+        unsafe { libc::flock(self.dir.fd.as_raw_fd(), libc::LOCK_UN) };
     }
 }
 
@@ -71,6 +78,29 @@ fn check_owner_and_mode(uid: u32, mode: u32) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Who holds a flock(2) of what `fd` is open on, as /proc/locks says: a
+/// pid (in the pid namespace /proc belongs to) and its command line.
+fn lock_holder(fd: BorrowedFd<'_>) -> Option<(u32, String)> {
+    let file = File::from(fd.try_clone_to_owned().ok()?);
+    let meta = file.metadata().ok()?;
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let ours = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; a waiter's line
+    // has "->" after the number.
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields[..] {
+            [_, "FLOCK", _, _, pid, id, ..] if id == ours => {
+                let pid: u32 = pid.parse().ok()?;
+                let command = Process::find(pid).map(|p| p.command_line());
+                Some((pid, command.unwrap_or_else(|| "ended".into())))
+            }
+            _ => None,
+        }
+    })
 }
 
 impl LeaseDir {
@@ -127,6 +157,7 @@ impl LeaseDir {
         Ok(LeaseDir {
             path: path.to_owned(),
             fd,
+            owner: meta.uid(),
         })
     }
 
@@ -170,12 +201,37 @@ impl LeaseDir {
     }
 
     /// Takes the directory's lock, waiting up to [`LOCK_WAIT`] for it.
+    /// While port-alloc 0.1.0 may still run on the machine, its lock file
+    /// `.lock` is locked too, if it is a regular file of the directory's
+    /// owner (opened without blocking or following a link): anything else
+    /// named so is left alone.
     pub fn lock(&self) -> Result<Lock<'_>, PortError> {
         let deadline = Instant::now() + LOCK_WAIT;
+        self.flock_within(self.fd.as_fd(), deadline)?;
+        let mut lock = Lock {
+            dir: self,
+            _legacy: None,
+        };
+        let legacy = self
+            .open_at(".lock", libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            .ok()
+            .filter(|file| {
+                file.metadata()
+                    .is_ok_and(|m| m.is_file() && m.uid() == self.owner)
+            });
+        if let Some(file) = legacy {
+            self.flock_within(file.as_fd(), deadline)?;
+            lock._legacy = Some(file);
+        }
+        Ok(lock)
+    }
+
+    /// Locks `fd` (exclusively), trying until `deadline`.
+    fn flock_within(&self, fd: BorrowedFd<'_>, deadline: Instant) -> Result<(), PortError> {
         loop {
-            // SAFETY: flock on a descriptor we own.
-            if unsafe { libc::flock(self.fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(Lock(self));
+            // SAFETY: flock on a descriptor borrowed open.
+            if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(());
             }
             let err = io::Error::last_os_error();
             if !matches!(err.raw_os_error(), Some(libc::EWOULDBLOCK | libc::EINTR)) {
@@ -185,8 +241,7 @@ impl LeaseDir {
                 ));
             }
             if Instant::now() >= deadline {
-                let holder = self
-                    .lock_holder()
+                let holder = lock_holder(fd)
                     .map(|(pid, command)| format!(" by process {pid} ({command})"))
                     .unwrap_or_default();
                 return Err(PortError::Dir {
@@ -200,29 +255,6 @@ impl LeaseDir {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-    }
-
-    /// Who holds the directory's lock, as /proc/locks says: a pid (in the
-    /// pid namespace /proc belongs to) and its command line.
-    fn lock_holder(&self) -> Option<(u32, String)> {
-        let file = File::from(self.fd.try_clone().ok()?);
-        let meta = file.metadata().ok()?;
-        let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
-        let ours = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-        let locks = std::fs::read_to_string("/proc/locks").ok()?;
-        // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; a waiter's
-        // line has "->" after the number.
-        locks.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            match fields[..] {
-                [_, "FLOCK", _, _, pid, id, ..] if id == ours => {
-                    let pid: u32 = pid.parse().ok()?;
-                    let command = Process::find(pid).map(|p| p.command_line());
-                    Some((pid, command.unwrap_or_else(|| "ended".into())))
-                }
-                _ => None,
-            }
-        })
     }
 
     /// Takes the lease of `lease.port` if nobody holds it: `Ok(false)` if
@@ -317,7 +349,10 @@ impl LeaseDir {
         expected: &Lease,
         only_unbound: bool,
     ) -> Result<bool, PortError> {
-        debug_assert!(std::ptr::eq(lock.0, self), "the lock of another directory");
+        debug_assert!(
+            std::ptr::eq(lock.dir, self),
+            "the lock of another directory"
+        );
         match self.read(expected.port)? {
             Some(Ok(lease)) if lease == *expected => {}
             _ => return Ok(false),
