@@ -116,7 +116,8 @@ fn lease_for(request: &Request, port: u16, boot: &str) -> Lease {
         port,
         owner: request.owner,
         boot: boot.to_owned(),
-        // The file's owner: the user whose leases it may remove.
+        // Who writes the file, and so owns it: LeaseDir::read says the
+        // owner's uid, whatever a file says.
         // SAFETY: geteuid cannot fail.
         uid: unsafe { libc::geteuid() },
         taken,
