@@ -6,7 +6,6 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::port_alloc::*;
@@ -334,16 +333,7 @@ fn a_lock_held_by_another_process_is_an_error_not_a_silent_success() {
     assert_eq!(mine, [22722]);
     // gc has something to remove: it needs the lock.
     fx.put_lease(&stale_lease(22725));
-    let mut holder = Running::spawn(Command::new("flock").arg(&fx.dir).args([
-        "sh",
-        "-c",
-        "echo locked; exec sleep 60",
-    ]));
-    let lines = Lines::of(&mut holder);
-    assert_eq!(
-        lines.next(Duration::from_secs(10)).as_deref(),
-        Some("locked")
-    );
+    let holder = hold_lock(&fx.dir);
     let holder_pid = holder.id().to_string();
     let started = Instant::now();
     let release = spawn(&mut fx.cmd(&["release", "22722"]));
@@ -413,16 +403,7 @@ fn the_lock_file_of_port_alloc_0_1_is_honoured() {
     assert_eq!(fx.take(&["--owner", &owner.pid_arg()]), [22726]);
     let lock = fx.dir.join(".lock");
     fs::write(&lock, "").expect("write .lock");
-    let mut holder = Running::spawn(Command::new("flock").arg(&lock).args([
-        "sh",
-        "-c",
-        "echo locked; exec sleep 60",
-    ]));
-    let lines = Lines::of(&mut holder);
-    assert_eq!(
-        lines.next(Duration::from_secs(10)).as_deref(),
-        Some("locked")
-    );
+    let holder = hold_lock(&lock);
     let out = fx.run(&["release", "22726"]);
     let holder_pid = holder.id().to_string();
     assert_fails(&out, 2, &["lock", "held", &holder_pid], "release");

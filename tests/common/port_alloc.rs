@@ -430,6 +430,25 @@ impl Drop for Owner {
     }
 }
 
+/// `flock PATH sleep 60` (flock(1)), once it holds the lock of PATH (a
+/// lease directory, or a file): a process holding a lock, as a hostile
+/// or stuck one would.
+pub fn hold_lock(path: &Path) -> Running {
+    let mut holder = Running::spawn(Command::new("flock").arg(path).args([
+        "sh",
+        "-c",
+        "echo locked; exec sleep 60",
+    ]));
+    let lines = Lines::of(&mut holder);
+    assert_eq!(
+        lines.next(Duration::from_secs(10)).as_deref(),
+        Some("locked"),
+        "flock {}",
+        path.display()
+    );
+    holder
+}
+
 /// The pid of a process that has ended and been reaped.
 pub fn dead_pid() -> u32 {
     let mut child = Command::new("true").spawn().expect("spawn true");
