@@ -222,7 +222,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          port-alloc's group, so that it can read the terminal (a process of another \
          group would be stopped by SIGTTIN) and gets Ctrl-C and Ctrl-Z from the \
          terminal itself; signals sent to port-alloc then go to the command's own \
-         process, and one the terminal sent is not sent again.\n\n\
+         process, and one the terminal sent is not sent again (one sent to the whole \
+         process group, kill -TERM -PGID, reaches the command twice: nothing tells the \
+         two apart).\n\n\
          SIGHUP, SIGINT, SIGQUIT and SIGTERM end the run. If the command still runs 5 \
          seconds after the first of them (it ignores or handles it), port-alloc says so \
          on standard error and sends it SIGTERM, and SIGKILL 5 seconds later. Once the \
