@@ -26,9 +26,9 @@ end
 
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -s n -l count -d 'How many ports' -r
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -l owner -d 'The process whose life the leases follow (default: the parent)' -r
-complete -c port-alloc -n "__fish_port_alloc_needs_command" -l lease -d 'The longest a lease holds, in seconds' -r
-complete -c port-alloc -n "__fish_port_alloc_needs_command" -l grace -d 'The least a lease holds after it was taken, in seconds' -r
-complete -c port-alloc -n "__fish_port_alloc_needs_command" -l wait -d 'Wait up to SECONDS for enough ports when the pool is exhausted' -r
+complete -c port-alloc -n "__fish_port_alloc_needs_command" -l lease -d 'The longest a lease holds, in seconds (at most 2592000, 30 days)' -r
+complete -c port-alloc -n "__fish_port_alloc_needs_command" -l grace -d 'The least a lease holds after it was taken, in seconds (at most 86400, a day)' -r
+complete -c port-alloc -n "__fish_port_alloc_needs_command" -l wait -d 'Wait up to SECONDS for enough ports when the pool is exhausted (at most 86400, a day; fractions allowed)' -r
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -l exclude -d 'Never hand out these ports (`lo-hi,port,...`; repeatable)' -r
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -l consecutive -d 'Adjacent ports (N in a row)'
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -l udp -d 'Check that the ports are free for UDP too'

@@ -6,13 +6,17 @@
 //! starts; [`Children`] starts the children and knows which of them may
 //! still be signalled; [`Blocked::pass_on`] starts the thread that takes
 //! the signals and passes them on; its [`Received`] tells the command
-//! afterwards which signals came, so it can end as the child did.
+//! afterwards which signals came, so it can end as the child did. With
+//! [`Blocked::pass_on_stopping`] the thread also stops the children that
+//! outlive a signal ([`Stop`]), and [`Children::end_group`] what a child
+//! leaves running in its process group.
 
 use std::io;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// A set of signals blocked in the threads that start after it is made, so
 /// that one thread can take them with [`Blocked::wait`]. Children inherit a
@@ -64,6 +68,54 @@ impl Blocked {
         }
     }
 
+    /// [`Blocked::wait`] until `deadline` (`None`: for ever); `None` once
+    /// it has passed with no signal.
+    pub fn wait_until(&self, deadline: Option<Instant>) -> Option<(i32, bool)> {
+        let Some(deadline) = deadline else {
+            return Some(self.wait());
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let timeout = libc::timespec {
+                tv_sec: left.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+                tv_nsec: left.subsec_nanos().into(),
+            };
+            // SAFETY: `info` is written by the call; the set and the
+            // timeout are ours.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let signal = unsafe { libc::sigtimedwait(&self.0, &mut info, &timeout) };
+            if signal > 0 {
+                return Some((signal, info.si_code <= 0));
+            }
+            if io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+                return None;
+            }
+        }
+    }
+
+    /// One of the signals that came and waits, blocked, to be taken (the
+    /// lowest), if any.
+    pub fn pending(&self) -> Option<i32> {
+        // SAFETY: a zeroed sigset_t is valid storage for sigpending, which
+        // writes it; sigismember only reads the sets.
+        unsafe {
+            let mut pending: libc::sigset_t = std::mem::zeroed();
+            if libc::sigpending(&mut pending) != 0 {
+                return None;
+            }
+            (1..64).find(|&signal| {
+                libc::sigismember(&pending, signal) == 1 && libc::sigismember(&self.0, signal) == 1
+            })
+        }
+    }
+
+    /// Unblocks the signals again in the calling thread: one that came
+    /// meanwhile acts now, as if it had never been blocked.
+    pub fn unblock(self) {
+        // SAFETY: changes the calling thread's mask only.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &self.0, std::ptr::null_mut()) };
+    }
+
     /// Makes `command`'s process start with no signal blocked (the mask is
     /// inherited through fork and exec).
     pub fn unblock_in(command: &mut Command) {
@@ -85,6 +137,17 @@ impl Blocked {
     /// must get every signal are on the list: a signal that comes before
     /// waits, blocked, for this thread.
     pub fn pass_on(self, children: Children, how: PassOn) -> io::Result<Received> {
+        self.pass_on_stopping(children, how, None)
+    }
+
+    /// [`Blocked::pass_on`], and with `stop`, stops the children that
+    /// outlive one of its signals (see [`Stop`]).
+    pub fn pass_on_stopping(
+        self,
+        children: Children,
+        how: PassOn,
+        stop: Option<Stop>,
+    ) -> io::Result<Received> {
         let mut taken = 0;
         for signal in 1..64 {
             // SAFETY: sigismember only reads the set.
@@ -101,9 +164,24 @@ impl Blocked {
         thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
+                // The steps of stopping still to take, and when the next is due.
+                let mut stopping: Option<(Instant, &'static [i32])> = None;
                 loop {
-                    let (signal, sent_to_us) = self.wait();
+                    let due = stopping.and_then(|(at, steps)| (!steps.is_empty()).then_some(at));
+                    let Some((signal, sent_to_us)) = self.wait_until(due) else {
+                        if let (Some(stop), Some((_, steps))) = (&stop, &mut stopping) {
+                            let (&step, rest) = steps.split_first().expect("a step is due");
+                            children.stop_step(step, how.target(), stop);
+                            stopping = Some((Instant::now() + stop.after, rest));
+                        }
+                        continue;
+                    };
                     seen.add(signal);
+                    if let Some(stop) = &stop {
+                        if stopping.is_none() && stop.ending.contains(&signal) {
+                            stopping = Some((Instant::now() + stop.after, &STOP_STEPS));
+                        }
+                    }
                     match how {
                         // A signal the terminal sent to the whole
                         // foreground group has reached the children
@@ -113,7 +191,14 @@ impl Blocked {
                             // With every child ended, nobody is left to
                             // act on it (what a child started may still
                             // hold its output open): the command must.
-                            if !children.signal_running(signal, sent_to_us) {
+                            if !children.signal_running(signal, sent_to_us, Target::Process) {
+                                seen.unanswered.store(signal, Ordering::SeqCst);
+                            }
+                        }
+                        // The children's groups are not the terminal's:
+                        // whoever sent it, only this passes it on.
+                        PassOn::ToGroups => {
+                            if !children.signal_running(signal, true, Target::Group) {
                                 seen.unanswered.store(signal, Ordering::SeqCst);
                             }
                         }
@@ -128,6 +213,23 @@ impl Blocked {
     }
 }
 
+/// What stops the children that outlive a signal meant to end them (one
+/// that they ignore or handle without ending): `after` the first of the
+/// `ending` signals, if a child still runs, it gets SIGTERM, and `after`
+/// that, SIGKILL (each to its process group with [`PassOn::ToGroups`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Stop {
+    /// The command's name, for the note on standard error at each step.
+    pub command: &'static str,
+    /// The signals meant to end the children.
+    pub ending: &'static [i32],
+    /// How long to wait before each step.
+    pub after: Duration,
+}
+
+/// What [`Stop`] sends, in turn.
+const STOP_STEPS: [i32; 2] = [libc::SIGTERM, libc::SIGKILL];
+
 /// What the thread started by [`Blocked::pass_on`] does with a signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PassOn {
@@ -136,8 +238,21 @@ pub enum PassOn {
     /// process, and go on; the command ends when its child does.
     ToChildren,
     /// The children run in process groups of their own: pass every signal
+    /// on to their groups, whoever sent it, and go on.
+    ToGroups,
+    /// The children run in process groups of their own: pass every signal
     /// on to their groups, start no more children, and end by the signal.
     ToGroupsThenDie,
+}
+
+impl PassOn {
+    /// Where signals for a child go.
+    fn target(self) -> Target {
+        match self {
+            PassOn::ToChildren => Target::Process,
+            PassOn::ToGroups | PassOn::ToGroupsThenDie => Target::Group,
+        }
+    }
 }
 
 /// Which processes a signal for a child goes to.
@@ -192,10 +307,16 @@ impl Children {
     /// Waits for `child` (started by [`Children::spawn`]) to end, takes it
     /// off the list, then reaps it.
     pub fn wait(&self, child: &mut Child) -> io::Result<ExitStatus> {
+        self.wait_unreaped(child);
+        self.reap(child)
+    }
+
+    /// Waits for `child` to end without reaping it: until it is reaped
+    /// ([`Children::reap`]) its pid, and the id of the process group it
+    /// leads, name nobody else.
+    pub fn wait_unreaped(&self, child: &Child) {
         let pid = child.id();
         loop {
-            // Wait without reaping: until the child is off the list its
-            // pid must stay ours.
             // SAFETY: `info` is written by the call; the pid is our child's.
             let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
             let waited =
@@ -204,8 +325,38 @@ impl Children {
                 break;
             }
         }
+    }
+
+    /// Takes `child` off the list, then reaps it.
+    pub fn reap(&self, child: &mut Child) -> io::Result<ExitStatus> {
+        let pid = child.id();
         self.lock().pids.retain(|&p| p != pid);
         child.wait()
+    }
+
+    /// Ends what `child`, which has ended but is not reaped yet
+    /// ([`Children::wait_unreaped`]), leaves running in the process group
+    /// it leads: SIGTERM, and SIGKILL `after` that if anything still runs
+    /// there. Returns whether the group has ended (it may not if a process
+    /// in it cannot be killed, e.g. stuck in the kernel, within `after`
+    /// more).
+    pub fn end_group(&self, child: &Child, after: Duration) -> bool {
+        let pgid = child.id();
+        for signal in STOP_STEPS {
+            if !group_runs(pgid) {
+                return true;
+            }
+            if self.lock().pids.contains(&pgid) {
+                // SAFETY: the group of a child not reaped yet: its id names
+                // no other group.
+                unsafe { libc::kill(-(pgid as libc::pid_t), signal) };
+            }
+            let deadline = Instant::now() + after;
+            while group_runs(pgid) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+        !group_runs(pgid)
     }
 
     /// Sends `signal` to every child on the list (or to its process group).
@@ -219,15 +370,33 @@ impl Children {
         self.lock().pids.iter().all(|&pid| has_ended(pid))
     }
 
-    /// Whether a child on the list has not ended yet; if so, and `send_it`,
-    /// sends `signal` to each child's process.
-    fn signal_running(&self, signal: i32, send_it: bool) -> bool {
+    /// Whether a child on the list has not ended yet. If `send_it`, sends
+    /// `signal` to `target`: each running child's process, or each child's
+    /// process group (a child that has ended but is not reaped yet may have
+    /// left something running there).
+    fn signal_running(&self, signal: i32, send_it: bool, target: Target) -> bool {
         let registry = self.lock();
         let running = registry.pids.iter().any(|&pid| !has_ended(pid));
-        if running && send_it {
-            send(&registry, signal, Target::Process);
+        if send_it && (running || target == Target::Group) {
+            send(&registry, signal, target);
         }
         running
+    }
+
+    /// A step of [`Stop`]: sends `signal` to `target` of every child still
+    /// running, saying so on standard error.
+    fn stop_step(&self, signal: i32, target: Target, stop: &Stop) {
+        let registry = self.lock();
+        if registry.pids.iter().all(|&pid| has_ended(pid)) {
+            return;
+        }
+        eprintln!(
+            "{}: the command still runs {} seconds after a signal to end it: sending {}",
+            stop.command,
+            stop.after.as_secs(),
+            crate::os::signal_name(signal)
+        );
+        send(&registry, signal, target);
     }
 
     /// [`Children::signal`], and no child starts after it.
@@ -255,6 +424,34 @@ fn has_ended(pid: u32) -> bool {
     waited == 0 && unsafe { info.si_pid() } != 0
 }
 
+/// Whether anything runs (not a zombie) in process group `pgid`, as /proc
+/// says.
+fn group_runs(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        if !name
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // After the command name in parentheses: state, ppid, pgrp.
+        let Some(after) = stat.rfind(')').map(|at| &stat[at + 1..]) else {
+            return false;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+        pgrp == Some(pgid) && !matches!(state, Some("Z" | "X"))
+    })
+}
+
 fn send(registry: &Registry, signal: i32, target: Target) {
     for &pid in &registry.pids {
         let pid = pid as libc::pid_t;
@@ -265,6 +462,26 @@ fn send(registry: &Registry, signal: i32, target: Target) {
         // SAFETY: a child we started and have not reaped (see Children),
         // or the group it leads, so the id names no other process.
         unsafe { libc::kill(to, signal) };
+    }
+}
+
+/// Whether this process is in the foreground of its controlling terminal
+/// (so that Ctrl-C reaches its whole process group, and a process of
+/// another group that reads the terminal would be stopped by SIGTTIN).
+pub fn in_terminal_foreground() -> bool {
+    // SAFETY: open of a constant path, closed below; tcgetpgrp and getpgrp
+    // only read.
+    unsafe {
+        let fd = libc::open(
+            c"/dev/tty".as_ptr(),
+            libc::O_RDONLY | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        );
+        if fd < 0 {
+            return false;
+        }
+        let foreground = libc::tcgetpgrp(fd);
+        libc::close(fd);
+        foreground > 0 && foreground == libc::getpgrp()
     }
 }
 

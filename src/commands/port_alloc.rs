@@ -9,10 +9,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::cli::Error;
+use crate::cli::{self, Error};
 use crate::os;
 use crate::ports::{self, LeaseDir, LeaseEnd, PortError, PortSet, Process, Request};
-use crate::signals::{Blocked, Children, PassOn};
+use crate::signals::{self, Blocked, Children, PassOn, Received, Stop, die_by};
 
 /// The command's name.
 pub const NAME: &str = "port-alloc";
@@ -34,7 +34,8 @@ pub const NAME: &str = "port-alloc";
                   and no daemon is needed.\n\n\
                   With -- COMMAND, the ports are held exactly while COMMAND runs and passed to \
                   it as PORT0, PORT1, ... and PORTS (all of them, separated by spaces); \
-                  port-alloc forwards signals to it and exits with its status.",
+                  port-alloc passes signals on to it (see SIGNALS), gives the leases back \
+                  when it ends and exits with its status.",
     args_conflicts_with_subcommands = true
 )]
 pub struct Args {
@@ -54,17 +55,19 @@ pub struct Args {
     #[arg(long, value_name = "PID")]
     pub owner: Option<u32>,
 
-    /// The longest a lease holds, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    /// The longest a lease holds, in seconds (at most 2592000, 30 days).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = whole_seconds(ports::MAX_LEASE))]
     pub lease: u64,
 
-    /// The least a lease holds after it was taken, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    /// The least a lease holds after it was taken, in seconds (at most
+    /// 86400, a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = whole_seconds(ports::MAX_GRACE))]
     pub grace: u64,
 
-    /// Wait up to SECONDS for enough ports when the pool is exhausted.
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
-    pub wait: f64,
+    /// Wait up to SECONDS for enough ports when the pool is exhausted (at
+    /// most 86400, a day; fractions allowed).
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = wait_seconds)]
+    pub wait: Duration,
 
     /// Never hand out these ports (`lo-hi,port,...`; repeatable).
     #[arg(long, value_name = "PORTS")]
@@ -81,6 +84,35 @@ pub struct Args {
     #[command(subcommand)]
     #[allow(missing_docs)]
     pub action: Option<Action>,
+}
+
+/// The longest `--wait`: a day.
+pub const MAX_WAIT: u64 = 86_400;
+
+/// A parser of a whole number of seconds from 0 to `max`, whose error
+/// names the maximum (clap names the option).
+fn whole_seconds(max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
+    move |text| match text.parse::<u64>() {
+        Ok(seconds) if seconds <= max => Ok(seconds),
+        Ok(_) => Err(format!("at most {max} seconds")),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+            Err(format!("at most {max} seconds"))
+        }
+        Err(_) => Err(format!("a whole number of seconds from 0 to {max}")),
+    }
+}
+
+/// `--wait`: seconds from 0 to [`MAX_WAIT`], fractions allowed; NaN,
+/// infinities and negative numbers refused (so the Duration and the
+/// deadline made of it always exist).
+fn wait_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.0..=MAX_WAIT as f64).contains(&seconds) => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        Ok(seconds) if seconds > 0.0 => Err(format!("at most {MAX_WAIT} seconds")),
+        _ => Err(format!("a number of seconds from 0 to {MAX_WAIT}")),
+    }
 }
 
 /// What else port-alloc does.
@@ -106,8 +138,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "EXAMPLES",
         "Three ports for the calling shell:\n\n    \
          read -r p0 p1 p2 <<<\"$(port-alloc -n 3 | tr '\\n' ' ')\"\n\n\
-         Ports held exactly while a test runs:\n\n    \
-         port-alloc -n 2 -- sh -c 'server --port $PORT0 & client --port $PORT1'\n\n\
+         Ports held exactly while a test runs (the server stopped when the client ends):\n\n    \
+         port-alloc -n 2 -- sh -c 'server --port $PORT0 & trap \"kill $!\" EXIT; client --port $PORT1'\n\n\
          See who holds what:\n\n    port-alloc list",
     ),
     (
@@ -123,27 +155,87 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "PROBE",
         "A port is handed out only if its lease was taken and nothing is bound to it: \
          binding without SO_REUSEADDR, as a server would, on 0.0.0.0, ::, 127.0.0.1 and \
-         ::1 (TCP, and UDP with --udp). An address family the machine lacks is skipped.",
+         ::1 (TCP, and UDP with --udp). An address family the machine lacks is skipped. \
+         A lease whose port turns out bound is given back at once.",
     ),
     (
         "LEASES",
-        "Leases live in /tmp/port-alloc (PORT_ALLOC_DIR overrides it), a directory \
-         writable by everyone with the sticky bit, as /tmp is; a directory others may \
-         write to without the sticky bit is refused. A lease records its owner's pid and \
-         start time (so a reused pid or a zombie does not keep it alive), the boot, the \
-         user, when it was taken, its grace and expiry, and the owner's command line. It \
-         is written whole to a temporary file and linked into place, which fails if the \
-         port's lease exists: at most one caller ever holds it. Nothing in the directory \
-         is opened through a symbolic link; a file there that is not a lease keeps its \
-         port out of use and is reported. A lease is removed only under the directory's \
-         lock, after reading it again, and a stale one only if nobody has bound its port.",
+        "Leases live in /tmp/port-alloc (PORT_ALLOC_DIR overrides it; see SECURITY for \
+         who may own it). A lease records its owner's pid and start time (so a reused \
+         pid or a zombie does not keep it alive), the boot, the user, when it was taken, \
+         its grace and expiry, and at most 4 KiB of the owner's command line. It is \
+         written whole to a temporary file and linked into place, which fails if the \
+         port's lease exists: at most one caller ever holds it. What callers killed \
+         while writing a lease leave (.tmp- files) is removed by the next allocation, \
+         at once if the writer has ended, after a minute otherwise.\n\n\
+         A lease of another boot has ended, whatever its grace. So has one that no \
+         honest caller could write, which list shows as forged: taken more than a day \
+         in the future, a grace or an expiry beyond the maximum of --grace or --lease, \
+         or never expiring (only the leases of -- COMMAND do, whose owner is port-alloc \
+         itself) while its owner runs as another user than the lease's. A lease's user \
+         is its file's owner, whatever the file says. So a hand-written lease holds no \
+         longer than an honest one could: at most 30 days whatever its owner (as \
+         --owner 1 --lease 2592000 would), or while a process of its own user lives (as \
+         -- COMMAND would).\n\n\
+         Nothing in the directory is opened through a symbolic link; a file there that \
+         is not a lease keeps its port out of use and is reported. A lease is removed \
+         only under the directory's lock, after reading it again, and a stale one only \
+         if nobody has bound its port. The lock is flock(2) of the directory itself, \
+         not of a file in it (which its owner could replace, or someone make a FIFO \
+         that blocks whoever opens it). The file .lock that port-alloc 0.1.0 locked is \
+         locked too while such versions may run, if it is a regular file of the \
+         directory's owner; anything else named .lock is left alone. A \
+         lock held for over 5 seconds is an error naming its holder: release and gc \
+         fail, an allocation that must reclaim or give back a lease fails, and -- \
+         COMMAND says which leases it could not give back.",
     ),
     (
-        "SHARED DIRECTORY",
-        "Whoever creates the lease directory owns it and, sticky bit or not, could remove \
-         other users' leases, as could anyone holding its .lock file: on machines shared \
-         with untrusted users, have root create /tmp/port-alloc (mode 1777), e.g. with \
-         systemd-tmpfiles, or give each user a PORT_ALLOC_DIR of their own.",
+        "SECURITY",
+        "The lease directory may be shared by the users of one machine: one boot and \
+         one pid namespace (a lease names its owner by pid, so a container that shares \
+         the directory but not the pids would take live owners for gone). It must be \
+         owned by the caller or root and, if others may write to it, have the sticky \
+         bit, as /tmp has; port-alloc refuses any other, on every run: its owner, and \
+         without the sticky bit anyone who may write to it, could remove any lease and \
+         so have a live owner's port handed out again. A new directory is made owned by \
+         its creator, writable by all and sticky, so on a machine shared with other \
+         users have root make it, e.g. with the systemd-tmpfiles line d /tmp/port-alloc \
+         1777 root root - (the - keeps it from ageing leases away), or give each user a \
+         PORT_ALLOC_DIR of their own.\n\n\
+         A hostile local user who may write to a shared directory can deny service: \
+         hold ports for as long as an honest caller could (see LEASES), keep a port out \
+         of use with a file named like it that is not a lease, or hold the directory's \
+         lock (see LEASES). They cannot make port-alloc hand one port to two live \
+         callers, remove or change another user's lease, make port-alloc write, read \
+         or create anything through a symbolic link, or make it block on a FIFO or \
+         wait on a lock for more than 5 seconds. Root can do anything, and so can \
+         whoever owns the directory.",
+    ),
+    (
+        "SIGNALS",
+        "With -- COMMAND, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 and SIGWINCH \
+         sent to port-alloc are passed on to the command, each time one comes, until \
+         it has been waited for: never to another process that was given its pid. \
+         Outside its terminal's foreground (a CI job, a test harness, a background job) \
+         the command leads a process group of its own and signals go to that group, so \
+         what it started gets them too. In its terminal's foreground it stays in \
+         port-alloc's group, so that it can read the terminal (a process of another \
+         group would be stopped by SIGTTIN) and gets Ctrl-C and Ctrl-Z from the \
+         terminal itself; signals sent to port-alloc then go to the command's own \
+         process, and one the terminal sent is not sent again (one sent to the whole \
+         process group, kill -TERM -PGID, reaches the command twice: nothing tells the \
+         two apart).\n\n\
+         SIGHUP, SIGINT, SIGQUIT and SIGTERM end the run. If the command still runs 5 \
+         seconds after the first of them (it ignores or handles it), port-alloc says so \
+         on standard error and sends it SIGTERM, and SIGKILL 5 seconds later. Once the \
+         command has ended, what is left running in its process group gets SIGTERM, \
+         and SIGKILL 5 seconds later; then the leases are given back, and port-alloc \
+         ends as the EXIT STATUS says. What the command leaves running when it exits \
+         by itself, without a signal, is not stopped (see EXAMPLES), nor, in a \
+         terminal's foreground, what it leaves after a signal; a server left running \
+         keeps its port bound, so the port is not handed out again while it runs.\n\n\
+         A signal that comes while the leases are being taken (or, without a command, \
+         before the ports are printed) gives them back and ends port-alloc by it.",
     ),
     (
         "ENVIRONMENT",
@@ -154,8 +246,18 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "EXIT STATUS",
         "0 when the ports were reserved (or released, listed, collected); 1 when not \
          enough ports are free (nothing is then reserved) or release found no lease; 2 \
-         on usage errors and when the lease directory is unusable. With -- COMMAND, \
-         COMMAND's status (128+N if a signal N killed it).",
+         on usage errors, when the lease directory is unusable (its lock held for over \
+         5 seconds included) and when the output cannot be written (the ports are then \
+         given back). A closed standard output ends port-alloc quietly with status 0, \
+         its ports given back: nobody got them. With -- COMMAND, COMMAND's status, \
+         128+N if signal N killed it, 127 (not found) or 126 when it cannot be started, \
+         and 2 in place of 0 if a lease could not be given back (port-alloc says \
+         which). When a signal port-alloc got killed the command, or port-alloc then \
+         had to stop it (see SIGNALS), port-alloc ends by the signal it got once the \
+         leases are given back, as subunit-wrap does, so that the shell or CI job that \
+         sent it sees it took effect (a shell shows 128+N; a script's loop stops on \
+         Ctrl-C); so it does after a signal that came when the command had ended. A \
+         command that handles the signal and exits gives its own status.",
     ),
 ];
 
@@ -228,9 +330,6 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
     } else {
         owner.command_line()
     };
-    if !args.wait.is_finite() || args.wait < 0.0 {
-        return Err(Error::Usage("--wait wants a number of seconds".into()));
-    }
     let request = Request {
         count: usize::from(args.count),
         consecutive: args.consecutive,
@@ -241,21 +340,49 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
         // With a command the leases hold exactly while port-alloc runs it.
         lease: (!with_command).then(|| Duration::from_secs(args.lease)),
         grace: Duration::from_secs(args.grace),
-        wait: Duration::from_secs_f64(args.wait),
+        wait: args.wait,
     };
+    // Signals wait from here on: one that came while leases are being
+    // taken would leave them behind.
+    let blocked = Blocked::new(if with_command { &FORWARDED } else { &ENDING });
     let mut warn = |message: String| eprintln!("{NAME}: warning: {message}");
-    let taken = match ports::allocate(dir, &request, &mut warn) {
-        Ok(taken) => taken,
+    let ending = || blocked.pending().filter(|s| ENDING.contains(s));
+    let allocated = ports::allocate(dir, &request, &mut warn, &|| ending().is_some());
+    if let Some(signal) = ending() {
+        // Nobody got the ports: give them back, and end as asked.
+        match &allocated {
+            Ok(leases) => {
+                if let Err(left) = ports::give_back(dir, leases) {
+                    eprintln!("{NAME}: {left}");
+                }
+            }
+            Err(left @ PortError::LeftBehind { .. }) => eprintln!("{NAME}: {left}"),
+            Err(_) => {}
+        }
+        die_by(signal);
+    }
+    let leases = match allocated {
+        Ok(leases) => leases,
         Err(err @ PortError::NotEnough { .. }) => {
             eprintln!("{NAME}: {err}");
             return Ok(ExitCode::FAILURE);
         }
         Err(err) => return Err(port_error(err)),
     };
+    let taken: Vec<u16> = leases.iter().map(|l| l.port).collect();
     if with_command {
-        let code = run_holding(&args.command, &taken);
-        let _ = ports::release(dir, &taken);
-        return code;
+        let held = run_holding(blocked, &args.command, &taken);
+        // Never 0 with leases left behind: whoever relies on the ports
+        // being free again must learn they are not.
+        let given_back = ports::give_back(dir, &leases);
+        if let Err(err) = &given_back {
+            eprintln!("{NAME}: {err}");
+        }
+        let code = end_as(held?);
+        return Ok(ExitCode::from(match (code, given_back) {
+            (0, Err(_)) => cli::EXIT_ERROR,
+            (code, _) => code,
+        }));
     }
     let mut out = String::new();
     if args.json {
@@ -272,11 +399,19 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
         .and_then(|()| stdout.flush())
     {
         // Nobody got the ports: give them back.
-        let _ = ports::release(dir, &taken);
+        if let Err(left) = ports::give_back(dir, &leases) {
+            eprintln!("{NAME}: {left}");
+        }
         return Err(Error::Write(err));
     }
+    // The ports are out: a signal that came meanwhile acts now.
+    blocked.unblock();
     Ok(ExitCode::SUCCESS)
 }
+
+/// Signals that end the run: passed on to the command, which is stopped if
+/// it outlives them (see the man page's SIGNALS).
+const ENDING: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
 
 /// Signals passed on to the command.
 const FORWARDED: [i32; 7] = [
@@ -289,11 +424,26 @@ const FORWARDED: [i32; 7] = [
     libc::SIGWINCH,
 ];
 
-/// Runs the command with the ports in its environment, passing signals on;
-/// its exit status.
-fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
-    // Taken by a thread of our own and passed on.
-    let blocked = Blocked::new(&FORWARDED);
+/// How long the command may outlive a signal meant to end it before it
+/// gets SIGTERM, and SIGKILL as long after that; also how long what it
+/// leaves in its process group gets after SIGTERM.
+const STOP_AFTER: Duration = Duration::from_secs(5);
+
+/// How the command ran.
+struct Held {
+    /// Its exit status as a shell gives it (127 or 126: it could not start).
+    code: u8,
+    /// The signal that killed it, if one did.
+    killed_by: Option<i32>,
+    /// The signals port-alloc got while it ran (none if it did not start).
+    received: Option<Received>,
+}
+
+/// Runs the command with the ports in its environment, passing signals
+/// (`blocked` since before the leases were taken) on, and ending what it
+/// leaves in its process group when a signal ends the run.
+fn run_holding(blocked: Blocked, command: &[OsString], ports: &[u16]) -> Result<Held, Error> {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     for (i, port) in ports.iter().enumerate() {
@@ -301,6 +451,16 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
     }
     let all: Vec<String> = ports.iter().map(u16::to_string).collect();
     cmd.env("PORTS", all.join(" "));
+    // In its terminal's foreground the command stays in our process group:
+    // it may read the terminal (another group would be stopped by SIGTTIN)
+    // and gets Ctrl-C from it directly. Elsewhere it leads a group of its
+    // own, that signals go to, with whatever it started.
+    let how = if signals::in_terminal_foreground() {
+        PassOn::ToChildren
+    } else {
+        cmd.process_group(0);
+        PassOn::ToGroups
+    };
     let children = Children::default();
     let mut child = match children.spawn(&mut cmd) {
         Ok(child) => child,
@@ -315,18 +475,58 @@ fn run_holding(command: &[OsString], ports: &[u16]) -> Result<ExitCode, Error> {
             } else {
                 126
             };
-            return Ok(ExitCode::from(code));
+            return Ok(Held {
+                code,
+                killed_by: None,
+                received: None,
+            });
         }
     };
-    // A signal the terminal sent to the whole foreground group has reached
-    // the command already; only those sent to us are passed on.
-    blocked
-        .pass_on(children.clone(), PassOn::ToChildren)
+    let stop = Stop {
+        command: NAME,
+        ending: &ENDING,
+        after: STOP_AFTER,
+    };
+    let received = blocked
+        .pass_on_stopping(children.clone(), how, Some(stop))
         .map_err(Error::Write)?;
+    children.wait_unreaped(&child);
+    // Ended by a signal: so is what it started, before its leases go.
+    let ending = received.signals().iter().any(|s| ENDING.contains(s));
+    if how == PassOn::ToGroups && ending && !children.end_group(&child, STOP_AFTER) {
+        eprintln!("{NAME}: warning: processes of the command's group outlived SIGKILL");
+    }
     let status = children
-        .wait(&mut child)
+        .reap(&mut child)
         .map_err(Error::reading("the command"))?;
-    Ok(ExitCode::from(os::exit_code(status)))
+    Ok(Held {
+        code: os::exit_code(status),
+        killed_by: status.signal(),
+        received: Some(received),
+    })
+}
+
+/// The status to exit with once the leases are given back, or the signal
+/// to end by, as subunit-wrap does: a signal that came when the command had
+/// ended was for port-alloc alone; one that came and killed the command
+/// (or made port-alloc stop it) ends port-alloc too, so that whoever sent
+/// it sees it took effect (a shell script's loop stops on Ctrl-C).
+fn end_as(held: Held) -> u8 {
+    let Some(received) = held.received else {
+        return held.code;
+    };
+    if let Some(signal) = received.unanswered() {
+        die_by(signal)
+    }
+    if let Some(killed_by) = held.killed_by {
+        if received.contains(killed_by) {
+            die_by(killed_by)
+        }
+        if let Some(&ending) = received.signals().iter().find(|s| ENDING.contains(s)) {
+            die_by(ending)
+        }
+    }
+    held.code
 }
 
 fn release(dir: &LeaseDir, ports: &[u16]) -> Result<ExitCode, Error> {

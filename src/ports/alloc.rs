@@ -57,14 +57,20 @@ pub struct Request {
     pub wait: Duration,
 }
 
-/// Reserves `request.count` free ports, all or none; warnings (files in
-/// the directory that are not leases) go to `warn`.
+/// Reserves `request.count` free ports, all or none, and returns their
+/// leases; warnings (files in the directory that are not leases) go to
+/// `warn`. Whatever fails gives back the leases it took, or says which it
+/// could not ([`PortError::LeftBehind`]). While it waits for ports
+/// (`request.wait`) it stops when `interrupted` says so.
 pub fn allocate(
     dir: &LeaseDir,
     request: &Request,
     warn: &mut dyn FnMut(String),
-) -> Result<Vec<u16>, PortError> {
-    let deadline = Instant::now() + request.wait;
+    interrupted: &dyn Fn() -> bool,
+) -> Result<Vec<Lease>, PortError> {
+    // A wait beyond what an Instant holds is a wait for ever.
+    let deadline = Instant::now().checked_add(request.wait);
+    dir.remove_leftovers();
     let mut rng = Rng(random_u64());
     loop {
         let (taken, found) = if request.consecutive {
@@ -75,7 +81,7 @@ pub fn allocate(
         if let Some(ports) = taken {
             return Ok(ports);
         }
-        if Instant::now() >= deadline {
+        if interrupted() || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return Err(PortError::NotEnough {
                 wanted: request.count,
                 found,
@@ -87,21 +93,36 @@ pub fn allocate(
     }
 }
 
+/// The most of the owner's command line a lease records (for people reading
+/// `list`), in bytes: far below what [`LeaseDir::read`] reads back.
+const MAX_COMMAND: usize = 4096;
+
 /// The lease this request takes of `port`.
 fn lease_for(request: &Request, port: u16, boot: &str) -> Lease {
     let taken = now_secs();
-    // One line in the file: the lease kept in memory must equal what its
-    // file says, or giving it back would not recognise it.
-    let command = request.command.replace(['\n', '\r'], " ");
+    // One line in the file, of a size read back whole: the lease kept in
+    // memory must equal what its file says, or giving it back would not
+    // recognise it.
+    let mut command = request.command.replace(['\n', '\r'], " ");
+    if command.len() > MAX_COMMAND {
+        let mut end = MAX_COMMAND - "...".len();
+        while !command.is_char_boundary(end) {
+            end -= 1;
+        }
+        command.truncate(end);
+        command.push_str("...");
+    }
     Lease {
         port,
         owner: request.owner,
         boot: boot.to_owned(),
-        // SAFETY: getuid cannot fail.
-        uid: unsafe { libc::getuid() },
+        // Who writes the file, and so owns it: LeaseDir::read says the
+        // owner's uid, whatever a file says.
+        // SAFETY: geteuid cannot fail.
+        uid: unsafe { libc::geteuid() },
         taken,
-        grace_until: taken + request.grace.as_secs(),
-        expires: request.lease.map(|l| taken + l.as_secs()),
+        grace_until: taken.saturating_add(request.grace.as_secs()),
+        expires: request.lease.map(|l| taken.saturating_add(l.as_secs())),
         command,
     }
 }
@@ -121,14 +142,14 @@ fn try_port(
             if port_is_free(port, request.udp) {
                 return Ok(Some(lease));
             }
-            dir.remove_if(&lease, false)?;
+            give_back(dir, std::slice::from_ref(&lease))?;
             return Ok(None);
         }
         match dir.read(port)? {
             None => continue, // released meanwhile: try again
             Some(Ok(held)) if held.is_live(now_secs(), boot) => return Ok(None),
             Some(Ok(stale)) => {
-                if !dir.remove_if(&stale, true)? {
+                if !dir.remove_if(&dir.lock()?, &stale, true)? {
                     return Ok(None);
                 }
             }
@@ -144,9 +165,32 @@ fn try_port(
     Ok(None)
 }
 
-fn give_back(dir: &LeaseDir, leases: &[Lease]) {
-    for lease in leases {
-        let _ = dir.remove_if(lease, false);
+/// Gives back `leases`, taken by this process: removes each that is still
+/// as taken (one released meanwhile by `release` is not ours any more),
+/// under one lock of the directory. Fails with the ports whose leases
+/// could not be removed.
+pub fn give_back(dir: &LeaseDir, leases: &[Lease]) -> Result<(), PortError> {
+    if leases.is_empty() {
+        return Ok(());
+    }
+    let left_behind = |from: usize, why: PortError| PortError::LeftBehind {
+        ports: leases[from..].iter().map(|l| l.port).collect(),
+        why: Box::new(why),
+    };
+    let lock = dir.lock().map_err(|why| left_behind(0, why))?;
+    for (i, lease) in leases.iter().enumerate() {
+        dir.remove_if(&lock, lease, false)
+            .map_err(|why| left_behind(i, why))?;
+    }
+    Ok(())
+}
+
+/// Gives back `taken` after `err`, and fails with `err`, or with what
+/// was left behind if giving back failed too.
+fn fail_giving_back(dir: &LeaseDir, taken: &[Lease], err: PortError) -> PortError {
+    match give_back(dir, taken) {
+        Ok(()) => err,
+        Err(left) => left,
     }
 }
 
@@ -156,7 +200,7 @@ fn try_any(
     request: &Request,
     rng: &mut Rng,
     warn: &mut dyn FnMut(String),
-) -> Result<(Option<Vec<u16>>, usize), PortError> {
+) -> Result<(Option<Vec<Lease>>, usize), PortError> {
     let boot = boot_id();
     let mut candidates = request.pool.ports();
     let mut left = candidates.len();
@@ -169,17 +213,14 @@ fn try_any(
         match try_port(dir, request, port, &boot, warn) {
             Ok(Some(lease)) => taken.push(lease),
             Ok(None) => {}
-            Err(e) => {
-                give_back(dir, &taken);
-                return Err(e);
-            }
+            Err(e) => return Err(fail_giving_back(dir, &taken, e)),
         }
     }
     if taken.len() == request.count {
-        return Ok((Some(taken.iter().map(|l| l.port).collect()), request.count));
+        return Ok((Some(taken), request.count));
     }
     let found = taken.len();
-    give_back(dir, &taken);
+    give_back(dir, &taken)?;
     Ok((None, found))
 }
 
@@ -189,7 +230,7 @@ fn try_consecutive(
     request: &Request,
     rng: &mut Rng,
     warn: &mut dyn FnMut(String),
-) -> Result<(Option<Vec<u16>>, usize), PortError> {
+) -> Result<(Option<Vec<Lease>>, usize), PortError> {
     let boot = boot_id();
     let n = request.count;
     let mut starts: Vec<u16> = request
@@ -213,17 +254,14 @@ fn try_consecutive(
             match try_port(dir, request, port, &boot, warn) {
                 Ok(Some(lease)) => taken.push(lease),
                 Ok(None) => break,
-                Err(e) => {
-                    give_back(dir, &taken);
-                    return Err(e);
-                }
+                Err(e) => return Err(fail_giving_back(dir, &taken, e)),
             }
         }
         if taken.len() == n {
-            return Ok((Some(taken.iter().map(|l| l.port).collect()), n));
+            return Ok((Some(taken), n));
         }
         best = best.max(taken.len());
-        give_back(dir, &taken);
+        give_back(dir, &taken)?;
     }
     Ok((None, best))
 }
@@ -231,13 +269,18 @@ fn try_consecutive(
 /// Removes the leases of `ports` that the caller may remove (the same user,
 /// or root); returns the ports that had no lease to remove.
 pub fn release(dir: &LeaseDir, ports: &[u16]) -> Result<Vec<u16>, PortError> {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
     let mut missing = Vec::new();
+    let mut lock = None;
     for &port in ports {
         match dir.read(port)? {
             Some(Ok(lease)) if lease.uid == uid || uid == 0 => {
-                if !dir.remove_if(&lease, false)? {
+                if lock.is_none() {
+                    lock = Some(dir.lock()?);
+                }
+                let lock = lock.as_ref().expect("just taken");
+                if !dir.remove_if(lock, &lease, false)? {
                     missing.push(port);
                 }
             }
@@ -260,16 +303,23 @@ pub fn release(dir: &LeaseDir, ports: &[u16]) -> Result<Vec<u16>, PortError> {
 }
 
 /// Removes every stale lease whose port is not bound; returns their ports.
+/// The directory's lock is taken only if there is one to remove.
 pub fn collect_garbage(dir: &LeaseDir) -> Result<Vec<u16>, PortError> {
     dir.remove_leftovers();
     let boot = boot_id();
     let now = now_secs();
     let mut removed = Vec::new();
+    let mut lock = None;
     for (port, lease) in dir.leases()? {
-        if let Ok(lease) = lease {
-            if !lease.is_live(now, &boot) && dir.remove_if(&lease, true)? {
-                removed.push(port);
-            }
+        let Ok(lease) = lease else { continue };
+        if lease.is_live(now, &boot) {
+            continue;
+        }
+        if lock.is_none() {
+            lock = Some(dir.lock()?);
+        }
+        if dir.remove_if(lock.as_ref().expect("just taken"), &lease, true)? {
+            removed.push(port);
         }
     }
     Ok(removed)

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::PortError;
 use super::alloc::random_u64;
-use super::lease::{Lease, LeaseFile};
+use super::lease::{Lease, LeaseFile, Process};
 use super::probe::port_is_free;
 use crate::os::io_message;
 
@@ -25,23 +25,91 @@ fn cstring(name: &str) -> CString {
 pub struct LeaseDir {
     path: PathBuf,
     fd: OwnedFd,
+    /// The directory's owner.
+    owner: u32,
 }
 
-/// An exclusive lock of the lease directory, released on drop.
-pub struct Lock(File);
+/// An exclusive lock of the lease directory, released on drop: flock(2) of
+/// the directory itself, held open. Not of a file in it: whoever may
+/// remove or replace such a file (its owner, in a sticky directory) could
+/// make two callers hold "the" lock at once, and a FIFO or a symbolic link
+/// put there would block or redirect the open. Nobody but the directory's
+/// owner (the caller or root, see [`LeaseDir::open`]) can replace the
+/// directory itself.
+pub struct Lock<'d> {
+    dir: &'d LeaseDir,
+    /// The file `.lock` that port-alloc 0.1.0 locked, locked too.
+    _legacy: Option<File>,
+}
 
-impl Drop for Lock {
+impl Drop for Lock<'_> {
     fn drop(&mut self) {
-        // SAFETY: flock on a descriptor we own.
-        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+        // SAFETY: flock on a descriptor we own. (The legacy lock goes with
+        // its file.)
+        unsafe { libc::flock(self.dir.fd.as_raw_fd(), libc::LOCK_UN) };
     }
+}
+
+/// How long to wait for the directory's lock. Whoever holds it keeps it for
+/// a few reads, an unlink and a probe: longer means a stuck or hostile
+/// holder, and waiting on would keep the caller (and its leases) hanging.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Why a lease directory owned by `uid` with `mode` is unsafe to use, if it
+/// is: its owner (sticky bit or not) and, without the sticky bit, anyone who
+/// may write to it can remove any lease in it, and the port is then handed
+/// out again while its owner lives.
+fn check_owner_and_mode(uid: u32, mode: u32) -> Result<(), String> {
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if uid != me && uid != 0 {
+        return Err(format!(
+            "owned by user {uid}, neither you (user {me}) nor root: its owner could \
+             remove your leases and hand their ports out again. Set PORT_ALLOC_DIR \
+             to a directory of your own, or have root make the shared one, e.g. \
+             with the systemd-tmpfiles line 'd /tmp/port-alloc 1777 root root -'"
+        ));
+    }
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(
+            "is writable by others without the sticky bit: they could remove your \
+             leases; refusing (chmod +t it)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Who holds a flock(2) of what `fd` is open on, as /proc/locks says: a
+/// pid (in the pid namespace /proc belongs to) and its command line.
+fn lock_holder(fd: BorrowedFd<'_>) -> Option<(u32, String)> {
+    let file = File::from(fd.try_clone_to_owned().ok()?);
+    let meta = file.metadata().ok()?;
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let ours = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; a waiter's line
+    // has "->" after the number.
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields[..] {
+            [_, "FLOCK", _, _, pid, id, ..] if id == ours => {
+                let pid: u32 = pid.parse().ok()?;
+                let command = Process::find(pid).map(|p| p.command_line());
+                Some((pid, command.unwrap_or_else(|| "ended".into())))
+            }
+            _ => None,
+        }
+    })
 }
 
 impl LeaseDir {
     /// Opens the lease directory, making it (sticky and writable by all, as
     /// /tmp is) if it does not exist. Refuses a symbolic link, something
-    /// that is not a directory, and a directory others may write to without
-    /// the sticky bit (they could remove anyone's leases).
+    /// that is not a directory, a directory of another user but root, and a
+    /// directory others may write to without the sticky bit: in each, someone
+    /// else could remove the caller's leases. Checked on every run, on the
+    /// directory held open, so whatever happens to the path afterwards.
     pub fn open(path: &Path) -> Result<LeaseDir, PortError> {
         let dir_error = |why: String| PortError::Dir {
             path: path.to_owned(),
@@ -85,14 +153,11 @@ impl LeaseDir {
             let _ = file.set_permissions(std::fs::Permissions::from_mode(0o1777));
         }
         let meta = file.metadata().map_err(|e| dir_error(e.to_string()))?;
-        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
-            return Err(dir_error(
-                "is writable by others without the sticky bit: refusing (chmod +t it)".into(),
-            ));
-        }
+        check_owner_and_mode(meta.uid(), meta.mode()).map_err(dir_error)?;
         Ok(LeaseDir {
             path: path.to_owned(),
             fd,
+            owner: meta.uid(),
         })
     }
 
@@ -135,21 +200,57 @@ impl LeaseDir {
         Ok(())
     }
 
-    /// Takes the directory's lock, waiting up to a few seconds for it.
-    pub fn lock(&self) -> Result<Lock, PortError> {
-        let file = self
-            .open_at(".lock", libc::O_RDONLY | libc::O_CREAT, 0o644)
-            .map_err(self.io_error(format!("cannot open {}/.lock", self.path.display())))?;
-        let deadline = Instant::now() + Duration::from_secs(5);
+    /// Takes the directory's lock, waiting up to [`LOCK_WAIT`] for it.
+    /// While port-alloc 0.1.0 may still run on the machine, its lock file
+    /// `.lock` is locked too, if it is a regular file of the directory's
+    /// owner (opened without blocking or following a link): anything else
+    /// named so is left alone.
+    pub fn lock(&self) -> Result<Lock<'_>, PortError> {
+        let deadline = Instant::now() + LOCK_WAIT;
+        self.flock_within(self.fd.as_fd(), deadline)?;
+        let mut lock = Lock {
+            dir: self,
+            _legacy: None,
+        };
+        let legacy = self
+            .open_at(".lock", libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            .ok()
+            .filter(|file| {
+                file.metadata()
+                    .is_ok_and(|m| m.is_file() && m.uid() == self.owner)
+            });
+        if let Some(file) = legacy {
+            self.flock_within(file.as_fd(), deadline)?;
+            lock._legacy = Some(file);
+        }
+        Ok(lock)
+    }
+
+    /// Locks `fd` (exclusively), trying until `deadline`.
+    fn flock_within(&self, fd: BorrowedFd<'_>, deadline: Instant) -> Result<(), PortError> {
         loop {
-            // SAFETY: flock on a descriptor we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(Lock(file));
+            // SAFETY: flock on a descriptor borrowed open.
+            if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            if !matches!(err.raw_os_error(), Some(libc::EWOULDBLOCK | libc::EINTR)) {
+                return Err(self
+                    .io_error(format!("cannot lock {}", self.path.display()))(
+                    err
+                ));
             }
             if Instant::now() >= deadline {
+                let holder = lock_holder(fd)
+                    .map(|(pid, command)| format!(" by process {pid} ({command})"))
+                    .unwrap_or_default();
                 return Err(PortError::Dir {
                     path: self.path.clone(),
-                    why: "its lock has been held for over 5 seconds".into(),
+                    why: format!(
+                        "its lock has been held for over {} seconds{holder}: if that \
+                         process is stuck, end it",
+                        LOCK_WAIT.as_secs()
+                    ),
                 });
             }
             std::thread::sleep(Duration::from_millis(2));
@@ -213,10 +314,10 @@ impl LeaseDir {
                 return Ok(Some(Err(format!("unreadable: {}", io_message(&e)))));
             }
         };
-        match file.metadata() {
-            Ok(meta) if meta.is_file() => {}
+        let owner = match file.metadata() {
+            Ok(meta) if meta.is_file() => meta.uid(),
             _ => return Ok(Some(Err("not a regular file".into()))),
-        }
+        };
         let mut text = String::new();
         if Read::by_ref(&mut file)
             .take(64 * 1024)
@@ -226,17 +327,32 @@ impl LeaseDir {
             return Ok(Some(Err("not text".into())));
         }
         Ok(Some(match Lease::parse(&text) {
-            Some(lease) if lease.port == port => Ok(lease),
+            // The lease's user is whoever wrote the file, whatever it says:
+            // that is whose leases `release` lets remove it, and whose
+            // processes it may follow for ever (Lease::forged).
+            Some(lease) if lease.port == port => Ok(Lease {
+                uid: owner,
+                ..lease
+            }),
             Some(_) => Err("a lease of another port".into()),
             None => Err("not a lease".into()),
         }))
     }
 
-    /// Removes the lease of `port` if it is still `expected`, under the
-    /// directory's lock; returns whether it did. With `only_unbound`, also
-    /// only if the port is not bound (reclaiming a stale lease).
-    pub fn remove_if(&self, expected: &Lease, only_unbound: bool) -> Result<bool, PortError> {
-        let _lock = self.lock()?;
+    /// Removes the lease of `expected.port` if it is still `expected`,
+    /// under `lock` (of this directory); returns whether it did. With
+    /// `only_unbound`, also only if the port is not bound (reclaiming a
+    /// stale lease).
+    pub fn remove_if(
+        &self,
+        lock: &Lock<'_>,
+        expected: &Lease,
+        only_unbound: bool,
+    ) -> Result<bool, PortError> {
+        debug_assert!(
+            std::ptr::eq(lock.dir, self),
+            "the lock of another directory"
+        );
         match self.read(expected.port)? {
             Some(Ok(lease)) if lease == *expected => {}
             _ => return Ok(false),
@@ -273,8 +389,11 @@ impl LeaseDir {
         Ok(leases)
     }
 
-    /// Removes temporary files left by callers that died while writing a
-    /// lease (older than a minute).
+    /// Removes temporary files left by callers killed while writing a lease
+    /// (`.tmp-PID-...`): at once if process PID has ended, after a minute
+    /// otherwise (the pid may have been given to another process). A
+    /// writer keeps its file for microseconds; one that finds it gone
+    /// fails, and takes no port.
     pub fn remove_leftovers(&self) {
         let held = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
         let Ok(entries) = std::fs::read_dir(held) else {
@@ -282,16 +401,24 @@ impl LeaseDir {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(name) = name.to_str().filter(|n| n.starts_with(".tmp-")) else {
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(".tmp-") else {
                 continue;
             };
-            let old = entry
-                .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(60));
-            if old {
+            let writer_ended = rest
+                .split('-')
+                .next()
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| Process::find(pid).is_none());
+            let old = || {
+                entry
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > Duration::from_secs(60))
+            };
+            if writer_ended || old() {
                 let _ = self.unlink_at(name);
             }
         }

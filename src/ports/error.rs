@@ -23,6 +23,14 @@ pub enum PortError {
         /// The error.
         source: io::Error,
     },
+    /// Leases taken could not be given back (the directory's lock could
+    /// not be had, or a lease not removed): they stay until they are stale.
+    LeftBehind {
+        /// Their ports.
+        ports: Vec<u16>,
+        /// Why.
+        why: Box<PortError>,
+    },
     /// Fewer ports are free than asked for; nothing was reserved.
     NotEnough {
         /// Asked for.
@@ -42,6 +50,19 @@ impl fmt::Display for PortError {
             PortError::Dir { path, why } => write!(f, "lease directory {}: {why}", path.display()),
             PortError::Io { doing, source } => {
                 write!(f, "{doing}: {}", io_message(source))
+            }
+            PortError::LeftBehind { ports, why } => {
+                let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                let (them, they) = if ports.len() == 1 {
+                    ("the lease of port", "it stays")
+                } else {
+                    ("the leases of ports", "they stay")
+                };
+                write!(
+                    f,
+                    "could not give back {them} {}: {why}; {they} until stale (see port-alloc list)",
+                    list.join(", ")
+                )
             }
             PortError::NotEnough {
                 wanted,
@@ -63,6 +84,7 @@ impl std::error::Error for PortError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             PortError::Io { source, .. } => Some(source),
+            PortError::LeftBehind { why, .. } => Some(why.as_ref()),
             _ => None,
         }
     }

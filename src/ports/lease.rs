@@ -34,6 +34,22 @@ impl Process {
         !zombie && Process::find(self.pid) == Some(*self)
     }
 
+    /// Whether it runs as user `uid` (its real or effective user).
+    pub fn runs_as(&self, uid: u32) -> bool {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+            return false;
+        };
+        // "Uid:\treal\teffective\tsaved\tfilesystem"
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Uid:"))
+            .is_some_and(|ids| {
+                ids.split_whitespace()
+                    .take(2)
+                    .any(|id| id.parse() == Ok(uid))
+            })
+    }
+
     /// Its command line, words separated by spaces.
     pub fn command_line(&self) -> String {
         let raw = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
@@ -52,6 +68,18 @@ pub fn boot_id() -> String {
         .map(|s| s.trim().to_owned())
         .unwrap_or_default()
 }
+
+/// The longest grace period a lease may have (`--grace`): a day. A lease
+/// file claiming more was not written by port-alloc (see [`Lease::forged`]).
+pub const MAX_GRACE: u64 = 86_400;
+
+/// The longest a lease may hold (`--lease`): 30 days. A lease file claiming
+/// more was not written by port-alloc.
+pub const MAX_LEASE: u64 = 30 * 86_400;
+
+/// How far in the future a lease may say it was taken (the clock may have
+/// been set back since): a day.
+const CLOCK_SLACK: u64 = 86_400;
 
 pub(super) fn now_secs() -> u64 {
     SystemTime::now()
@@ -135,20 +163,63 @@ impl Lease {
         })
     }
 
-    /// Whether the lease still holds at `now`: within its grace period, or
-    /// its owner (of this boot) alive and the lease not expired.
+    /// Why no honest caller could have written this lease, if so; `now`
+    /// says when that is judged. port-alloc writes the time it took the
+    /// lease, a grace and an expiry within the options' maxima, and
+    /// "never" expires only for `-- COMMAND`, whose owner is port-alloc
+    /// itself, run by the lease's user (the owner of its file, see
+    /// `LeaseDir::read`). Anything else would block a port longer than an
+    /// honest caller can.
+    pub fn forged(&self, now: u64) -> Option<&'static str> {
+        if self.taken > now.saturating_add(CLOCK_SLACK) {
+            Some("forged: taken in the future")
+        } else if self.grace_until > self.taken.saturating_add(MAX_GRACE) {
+            Some("forged: a grace beyond --grace's maximum")
+        } else if self
+            .expires
+            .is_some_and(|e| e > self.taken.saturating_add(MAX_LEASE))
+        {
+            Some("forged: an expiry beyond --lease's maximum")
+        } else {
+            None
+        }
+    }
+
+    /// Whether an owner that never lets the lease expire is one that
+    /// port-alloc could have written: a process of the lease's user.
+    fn owner_may_hold_for_ever(&self) -> bool {
+        self.expires.is_some() || self.owner.runs_as(self.uid)
+    }
+
+    /// Whether the lease still holds at `now`: of this boot, not forged,
+    /// and within its grace period or its owner alive and the lease not
+    /// expired. The boot comes first: nothing of another boot holds.
     pub fn is_live(&self, now: u64, boot: &str) -> bool {
+        if self.boot != boot || self.forged(now).is_some() {
+            return false;
+        }
         if now < self.grace_until {
             return true;
         }
         let expired = self.expires.is_some_and(|e| now >= e);
-        !expired && self.boot == boot && self.owner.is_alive()
+        !expired && self.owner.is_alive() && self.owner_may_hold_for_ever()
     }
 
     /// When the lease ends, and why, as seen at `now` (for people reading
     /// `list`): what [`Lease::is_live`] decides, spelt out.
     pub fn end(&self, now: u64, boot: &str) -> LeaseEnd {
-        let owner_alive = self.boot == boot && self.owner.is_alive();
+        if self.boot != boot {
+            return LeaseEnd::Ended {
+                why: EndReason::OtherBoot,
+            };
+        }
+        if let Some(why) = self.forged(now) {
+            return LeaseEnd::Ended {
+                why: EndReason::Forged(why),
+            };
+        }
+        let running = self.owner.is_alive();
+        let owner_alive = running && self.owner_may_hold_for_ever();
         let expired = self.expires.is_some_and(|e| now >= e);
         if owner_alive && !expired {
             return LeaseEnd::WithOwner {
@@ -158,6 +229,8 @@ impl Lease {
         }
         let why = if owner_alive {
             EndReason::LeaseCap
+        } else if running {
+            EndReason::Forged("forged: never expires, but its owner is another user's")
         } else {
             EndReason::OwnerGone
         };
@@ -203,7 +276,8 @@ impl LeaseEnd {
         !matches!(self, LeaseEnd::Ended { .. })
     }
 
-    /// Whether its owner (of this boot) was alive.
+    /// Whether its owner (of this boot) was alive, and one the lease may
+    /// follow.
     pub fn owner_alive(self) -> bool {
         match self {
             LeaseEnd::WithOwner { .. } => true,
@@ -219,6 +293,11 @@ pub enum EndReason {
     OwnerGone,
     /// The lease reached its longest (`--lease`).
     LeaseCap,
+    /// The lease is of another boot: nothing of it runs any more.
+    OtherBoot,
+    /// No honest caller could have written the lease ([`Lease::forged`]):
+    /// why, starting with "forged: ".
+    Forged(&'static str),
 }
 
 impl EndReason {
@@ -227,6 +306,8 @@ impl EndReason {
         match self {
             EndReason::OwnerGone => "owner gone",
             EndReason::LeaseCap => "lease cap",
+            EndReason::OtherBoot => "another boot",
+            EndReason::Forged(why) => why,
         }
     }
 }
@@ -325,21 +406,14 @@ mod tests {
                 why: EndReason::LeaseCap
             }
         );
-        // Its owner gone (another boot's process): the grace period only.
+        // Another boot's: ended at once, whatever its grace.
         assert_eq!(
             lease.end(now + 30, "another boot"),
-            LeaseEnd::Grace {
-                until: now + 60,
-                why: EndReason::OwnerGone
-            }
-        );
-        assert_eq!(
-            lease.end(now + 60, "another boot"),
             LeaseEnd::Ended {
-                why: EndReason::OwnerGone
+                why: EndReason::OtherBoot
             }
         );
-        assert!(!lease.is_live(now + 60, "another boot"));
+        assert!(!lease.is_live(now + 30, "another boot"));
         // end() and is_live() say the same, now and later, owner or not.
         for at in [now, now + 30, now + 60, now + 100, now + 600, now + 700] {
             for (l, boot) in [

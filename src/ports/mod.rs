@@ -26,10 +26,10 @@ mod lease;
 mod pool;
 mod probe;
 
-pub use alloc::{Request, allocate, collect_garbage, random_u64, release};
-pub use dir::{LeaseDir, Lock};
+pub use alloc::{Request, allocate, collect_garbage, give_back, random_u64, release};
+pub use dir::{LOCK_WAIT, LeaseDir, Lock};
 pub use error::PortError;
-pub use lease::{EndReason, Lease, LeaseEnd, LeaseFile, Process, boot_id};
+pub use lease::{EndReason, Lease, LeaseEnd, LeaseFile, MAX_GRACE, MAX_LEASE, Process, boot_id};
 pub use pool::{
     BROWSER_BAD_PORTS, PortSet, default_pool, ephemeral_ports, kernel_reserved_ports, never,
 };

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod port_alloc;
 pub mod procs;
 pub mod runs;
 
