@@ -4,7 +4,8 @@
 #   make check           every test and lint (what CI runs)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make generate        rewrite man/ and completions/ from the clap definitions
-#   make bench           benchmarks side by side with python-subunit
+#   make bench           benchmarks side by side with python-subunit, and
+#                        the reader on adversarial input
 #   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz)
 
 PREFIX ?= /usr/local
@@ -73,6 +74,7 @@ generate:
 
 bench: venv
 	benches/compare.sh
+	benches/adversarial.sh
 
 install: build
 	@release="$(TARGET_DIR)/release"; [ -d "$$release" ] || \

@@ -20,6 +20,7 @@ use common::Decoded;
 use common::runs::{self, OwnedEvent, Rng, RunShape};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use subunit_tools::codec::crc::{CrcCheckpoints, carry, crc32};
 use subunit_tools::{Item, Status, StreamReader, Timestamp, decode};
 
 const SIGNATURE: u8 = 0xB3;
@@ -1160,6 +1161,97 @@ proptest! {
             pieces == whole,
             "reads of 1..={} bytes (seed {}) differ from whole input", max, seed
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The CRC of ranges from checkpoints (candidates that overlap failed ones).
+
+/// Header bytes of a candidate claiming `len` bytes whose file content
+/// fills the claim: only its CRC can reject it.
+fn long_claim(len: usize) -> Vec<u8> {
+    let mut out = vec![SIGNATURE, 0x20, 0x40];
+    wide_varint(len, 3, &mut out);
+    out.extend_from_slice(b"\x01x");
+    // Signature, flags, length, name: 3 + 3 + 2; the content's length
+    // field takes 3, the CRC 4.
+    wide_varint(len - 8 - 3 - 4, 3, &mut out);
+    out
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    /// `crc(A‖B) = carry(crc(A), |B|) ^ crc(B)`, as crc32fast computes them.
+    #[test]
+    fn carry_combines_crcs(
+        a in prop::collection::vec(any::<u8>(), 0..3000),
+        b in prop::collection::vec(any::<u8>(), 0..70_000),
+    ) {
+        let whole = [a.as_slice(), b.as_slice()].concat();
+        prop_assert_eq!(carry(crc32fast::hash(&a), b.len()) ^ crc32fast::hash(&b), crc32fast::hash(&whole));
+        prop_assert_eq!(crc32(&whole), crc32fast::hash(&whole));
+    }
+
+    /// The checkpoints give crc32fast's CRC of every range asked for, as a
+    /// reader asks: starts that never go back, ranges that overlap or not,
+    /// and a window that moves on (the bytes before it gone).
+    #[test]
+    fn checkpoints_give_crc32fasts_crc_of_any_range(
+        seed in any::<u64>(),
+        len in 200usize..40_000,
+        steps in prop::collection::vec((0usize..3000, 0usize..6000, 0usize..100), 1..40),
+    ) {
+        let mut rng = Rng::new(seed);
+        let data: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        let mut checkpoints = CrcCheckpoints::new();
+        let (mut start, mut window) = (0usize, 0usize);
+        for (advance, range_len, window_advance) in steps {
+            start = (start + advance).min(len - 1);
+            window = (window + window_advance).min(start);
+            let end = (start + range_len).min(len);
+            let got = checkpoints.crc(&data[window..], window as u64, start - window..end - window);
+            prop_assert_eq!(
+                got,
+                crc32fast::hash(&data[start..end]),
+                "range {}..{} with the window at {}", start, end, window
+            );
+        }
+    }
+
+    /// Long candidates every few bytes, each covering the next ones, with
+    /// valid packets (long and short) among them: read as the SPEC model
+    /// says, however the input arrives, although every candidate after the
+    /// first failed one is checked through checkpoints.
+    #[test]
+    fn overlapping_long_candidates_are_read_as_the_model_says(
+        seed in any::<u64>(),
+        count in 1usize..60,
+        claim in 300usize..3000,
+        packets in prop::collection::vec((0usize..4000, 0usize..800), 0..4),
+        max in prop_oneof![1u64..64, 64u64..5000],
+    ) {
+        let mut rng = Rng::new(seed);
+        let mut input = Vec::new();
+        for _ in 0..count {
+            input.extend_from_slice(&long_claim(claim));
+            let filler = rng.below(40) as usize;
+            input.extend((0..filler).map(|_| b'a' + rng.below(26) as u8));
+        }
+        input.extend(std::iter::repeat_n(b'z', claim));
+        for (at, size) in packets {
+            let event = OwnedEvent {
+                test_id: Some("t".into()),
+                file: Some(("log".into(), vec![b'p'; size])),
+                ..OwnedEvent::default()
+            };
+            let packet = spec_encode(&event);
+            let at = at.min(input.len());
+            input.splice(at..at, packet);
+        }
+        let whole = check_reader(&input)?;
+        let pieces = read_all(Pieces { data: &input, rng: Rng::new(seed), max }, input.len())?;
+        prop_assert!(pieces == whole, "reads of 1..={} bytes differ from whole input", max);
     }
 }
 

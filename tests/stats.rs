@@ -93,3 +93,56 @@ fn test_time_adds_durations_without_rounding() {
         .collect();
     assert_eq!(slowest, [0.1, 0.1, 0.1]);
 }
+
+/// Header bytes of a candidate claiming `claim` bytes (3-byte length):
+/// `flags` and then a field of the given length prefix filling the claim,
+/// padded to 16 bytes. Every 16 bytes such a candidate covers the next
+/// `claim / 16` ones, and only its CRC rejects it.
+fn claiming(flags: [u8; 2], name: &[u8], claim: usize) -> Vec<u8> {
+    let varint_3 = |value: usize| (value as u32 | 0x80_0000).to_be_bytes()[1..].to_vec();
+    let mut out = vec![0xb3, flags[0], flags[1]];
+    out.extend(varint_3(claim));
+    out.extend_from_slice(name);
+    // What is left of the claim after this header, its last length field
+    // (3 bytes) and the CRC.
+    out.extend(varint_3(claim - out.len() - 3 - 4));
+    out.resize(16, b'x');
+    out
+}
+
+#[test]
+fn overlapping_damaged_candidates_are_all_kept_as_chatter_and_counted() {
+    // Candidates whose file content, or test id, fills a 256 KiB claim,
+    // every 16 bytes; then enough text for the last ones to be complete.
+    // (benches/adversarial.sh times such input: linear in its size.)
+    let claim = 256 * 1024;
+    let mut input = Vec::new();
+    for pattern in [
+        claiming([0x20, 0x40], b"\x01x", claim),
+        claiming([0x28, 0x01], b"", claim),
+    ] {
+        for _ in 0..(1 << 20) / 16 {
+            input.extend_from_slice(&pattern);
+        }
+    }
+    let candidates = input.len() / 16;
+    input.extend(std::iter::repeat_n(b'.', claim));
+    let out = run_with_input(ours("subunit-stats"), &input);
+    assert!(out.status.success(), "exit {}", out.status);
+    // The chatter comes through byte for byte, before the summary.
+    assert!(
+        out.stdout.starts_with(&input) && out.stdout[input.len()..].starts_with(b"Total tests:"),
+        "the output is not the input and the summary"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{candidates} damaged packets kept as chatter")),
+        "{stderr}"
+    );
+    let mut cmd = ours("subunit-stats");
+    cmd.args(["--json", "--no-passthrough"]);
+    let out = run_with_input(cmd, &input);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["damaged_packets"], candidates as u64);
+    assert_eq!(doc["chatter_bytes"], input.len() as u64);
+}

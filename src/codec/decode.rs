@@ -5,9 +5,22 @@
 //! decide, or `Err(Invalid)` when the candidate is not a packet (SPEC 2.2).
 //! It rejects a candidate as early as the bytes present allow, so a stray
 //! signature in live output rarely makes the reader wait.
+//!
+//! Its work per call does not grow with what the candidate claims, only
+//! with what a valid packet holds: the reader calls it again for each
+//! candidate, and candidates overlap (a failed one gives up only its
+//! signature byte, SPEC 2.3), so work that grew with the claimed length
+//! would make reading quadratic. Before a candidate's bytes are all there,
+//! only its first fields are looked at ([`CHEAP_TAGS`],
+//! [`CHEAP_STRING_BYTES`]); once they are, its CRC is checked first, which
+//! the caller can work out in time that does not grow with the length
+//! ([`decode_with`]), and only a candidate whose CRC matches has all its
+//! fields read. So a complete candidate that fails both is reported for its
+//! CRC.
 
 use std::fmt;
 
+use crate::codec::crc::crc32;
 use crate::codec::packet::{Flags, Layout, MAX_PACKET_LEN, Packet, SIGNATURE, Span, Timestamp};
 use crate::codec::varint;
 
@@ -166,54 +179,86 @@ pub fn header(buf: &[u8]) -> Result<Option<Header>, Invalid> {
 /// `Ok(None)`: the bytes so far are consistent with a packet; more are needed.
 /// `Err(reason)`: not a packet, whatever bytes follow.
 pub fn decode(buf: &[u8]) -> Result<Option<Packet<'_>>, Invalid> {
+    decode_with(buf, crc32)
+}
+
+/// Tags looked at before a candidate's bytes are all there: one with more
+/// is not rejected before then for what follows.
+pub const CHEAP_TAGS: u32 = 16;
+
+/// String bytes checked before a candidate's bytes are all there: strings
+/// beyond them wait.
+pub const CHEAP_STRING_BYTES: usize = 256;
+
+/// [`decode`], with `crc` giving the CRC-32 of the candidate's bytes before
+/// its CRC field (`buf[..len - 4]`, passed to it). A reader that sees the
+/// same bytes in many overlapping candidates passes one that does not hash
+/// them again each time ([`crate::codec::crc::CrcCheckpoints`]).
+pub fn decode_with<'a>(
+    buf: &'a [u8],
+    crc: impl FnOnce(&'a [u8]) -> u32,
+) -> Result<Option<Packet<'a>>, Invalid> {
     let Some(head) = header(buf)? else {
         return Ok(None);
     };
     let present = &buf[..buf.len().min(head.len)];
-    let Some(layout) = walk_fields(head, present)? else {
-        return Ok(None);
-    };
     if present.len() < head.len {
+        // Rejected early if the first fields tell; else wait for the rest.
+        let cheap = Budget {
+            tags: CHEAP_TAGS,
+            string_bytes: CHEAP_STRING_BYTES,
+        };
+        walk_fields(head, present, cheap)?;
         return Ok(None);
     }
-    let (body, crc) = present.split_at(head.len - 4);
-    let stored = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
-    let computed = crc32(body);
+    // All there: the CRC first, then, only if it matches, every field,
+    // however many.
+    let (body, stored) = present.split_at(head.len - 4);
+    let stored = u32::from_be_bytes([stored[0], stored[1], stored[2], stored[3]]);
+    let computed = crc(body);
     if stored != computed {
         return Err(Invalid::Crc { stored, computed });
     }
+    let layout = walk_fields(head, present, Budget::UNLIMITED)?
+        .expect("every byte is present and there is no budget");
     Ok(Some(Packet::from_parts(present, layout)))
 }
 
-/// The IEEE CRC-32 of `bytes`.
-///
-/// `crc32fast::hash` detects the CPU's features on every call, which costs
-/// as much as the checksum of a small packet; a hasher made once is cloned
-/// instead.
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
-    static TEMPLATE: std::sync::LazyLock<crc32fast::Hasher> =
-        std::sync::LazyLock::new(crc32fast::Hasher::new);
-    let mut hasher = TEMPLATE.clone();
-    hasher.update(bytes);
-    hasher.finalize()
+/// How much of a candidate [`walk_fields`] looks at before it gives up
+/// deciding.
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    /// Tags (the other fields are at most one each).
+    tags: u32,
+    /// Bytes of strings checked for UTF-8 and NUL.
+    string_bytes: usize,
+}
+
+impl Budget {
+    const UNLIMITED: Budget = Budget {
+        tags: u32::MAX,
+        string_bytes: usize::MAX,
+    };
 }
 
 /// Reads the fields of a candidate from the bytes `present` so far, checking
-/// each against the claimed length. `Ok(None)`: ran out of present bytes
-/// before a verdict.
+/// each against the claimed length, within `budget`. `Ok(None)`: ran out of
+/// present bytes, or of budget, before a verdict.
 #[inline(always)]
-fn walk_fields(head: Header, present: &[u8]) -> Result<Option<Layout>, Invalid> {
+fn walk_fields(head: Header, present: &[u8], budget: Budget) -> Result<Option<Layout>, Invalid> {
     let flags = head.flags;
     let mut fields = Fields {
         buf: present,
         pos: head.header_len,
         end: head.len - 4,
+        budget,
     };
     let mut layout = Layout {
         flags,
         ..Layout::default()
     };
-    // `?` for a definite verdict, this macro for "need more bytes".
+    // `?` for a definite verdict, this macro for "need more bytes" or "out
+    // of budget".
     macro_rules! ready {
         ($e:expr) => {
             match $e? {
@@ -233,6 +278,9 @@ fn walk_fields(head: Header, present: &[u8]) -> Result<Option<Layout>, Invalid> 
     }
     if flags.contains(Flags::TAGS) {
         let count = ready!(fields.varint(Field::Tags));
+        if count > budget.tags {
+            return Ok(None);
+        }
         let start = fields.pos;
         for _ in 0..count {
             ready!(fields.string(Field::Tags));
@@ -247,6 +295,7 @@ fn walk_fields(head: Header, present: &[u8]) -> Result<Option<Layout>, Invalid> 
         layout.file_name = ready!(fields.string(Field::FileName));
         let len = ready!(fields.varint(Field::FileContent));
         let start = fields.pos;
+        // Content is not looked at: skipping it costs nothing.
         fields.skip(len as usize, Field::FileContent)?;
         layout.file_content = Span::new(start..fields.pos);
     }
@@ -266,6 +315,7 @@ struct Fields<'a> {
     buf: &'a [u8],
     pos: usize,
     end: usize,
+    budget: Budget,
 }
 
 impl<'a> Fields<'a> {
@@ -305,13 +355,24 @@ impl<'a> Fields<'a> {
         Ok(varint::get(bytes).map(|(value, _)| value))
     }
 
+    /// A string; `Ok(None)` also when it is longer than what is left of
+    /// the budget (it is checked only once the CRC matched, see the module
+    /// documentation).
     #[inline(always)]
     fn string(&mut self, field: Field) -> Result<Option<Span>, Invalid> {
         let Some(len) = self.varint(field)? else {
             return Ok(None);
         };
+        let len = len as usize;
+        if len > self.end - self.pos {
+            return Err(Invalid::Overrun(field));
+        }
+        if len > self.budget.string_bytes {
+            return Ok(None);
+        }
+        self.budget.string_bytes -= len;
         let start = self.pos;
-        let Some(bytes) = self.take(len as usize, field)? else {
+        let Some(bytes) = self.take(len, field)? else {
             return Ok(None);
         };
         check_string(bytes, field)?;

@@ -159,7 +159,7 @@ pub fn reroute(
     out.extend_from_slice(middle);
     varint::put(route_code.len() as u32, out);
     out.extend_from_slice(route_code.as_bytes());
-    let crc = crate::codec::decode::crc32(&out[start..]);
+    let crc = crate::codec::crc::crc32(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
     debug_assert_eq!(out.len() - start, len);
     Ok(())
@@ -271,7 +271,7 @@ fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
     if let Some(route) = event.route_code {
         put_str(route, out);
     }
-    let crc = crate::codec::decode::crc32(&out[start..]);
+    let crc = crate::codec::crc::crc32(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
     debug_assert_eq!(out.len() - start, len);
 }

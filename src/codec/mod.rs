@@ -4,6 +4,7 @@
 //! Layer: the bottom one; no I/O, and nothing else of the crate is used.
 
 pub mod batch;
+pub mod crc;
 pub mod decode;
 pub mod encode;
 pub mod packet;

@@ -6,4 +6,5 @@
 
 pub mod pump;
 pub mod reader;
+pub mod window;
 pub mod wrap;

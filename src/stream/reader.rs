@@ -10,8 +10,9 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use crate::codec::decode::{self, Invalid};
-use crate::codec::packet::{Layout, MAX_PACKET_LEN, Packet, SIGNATURE};
+use crate::codec::packet::{Layout, Packet, SIGNATURE};
 use crate::formats::v1::V1Sniffer;
+use crate::stream::window::Window;
 
 /// What the reader hands on.
 #[derive(Debug)]
@@ -47,24 +48,17 @@ pub struct Damage {
 }
 
 const INITIAL_BUFFER: usize = 256 * 1024;
-/// Large enough for the largest packet to sit whole at the buffer's start.
-const MAX_BUFFER: usize = (MAX_PACKET_LEN + 1).next_power_of_two();
 
 /// Reads a subunit stream, recovering at newline and packet boundaries.
 ///
-/// Memory: one buffer, at most 4 MiB (the largest packet), allocated once
-/// and grown only when a large packet needs it.
+/// Memory: one buffer, at most twice the largest packet (8 MiB), allocated
+/// once and grown only when a large packet (or candidate) needs it. Work:
+/// linear in the input, whatever it holds (see [`Window`]).
 pub struct StreamReader<R> {
     source: R,
     /// Set for sources that can block (pipes, terminals, sockets).
     poll_fd: Option<RawFd>,
-    buf: Vec<u8>,
-    /// `buf[start..end]` holds bytes not yet handed on.
-    start: usize,
-    end: usize,
-    /// Stream offset of `buf[0]`.
-    base: u64,
-    eof: bool,
+    window: Window,
     /// Whether anything was handed on since the last read or `Idle`.
     handed_on: bool,
     text: Utf8Tracker,
@@ -79,11 +73,7 @@ impl<R: Read> StreamReader<R> {
         StreamReader {
             source,
             poll_fd: None,
-            buf: Vec::new(),
-            start: 0,
-            end: 0,
-            base: 0,
-            eof: false,
+            window: Window::new(INITIAL_BUFFER),
             handed_on: false,
             text: Utf8Tracker::default(),
             damage: None,
@@ -97,14 +87,14 @@ impl<R: Read> StreamReader<R> {
         let item = match self.advance()? {
             Step::Packet { at, layout, len } => {
                 self.v1.packet();
-                Item::Packet(Packet::from_parts(&self.buf[at..at + len], layout))
+                Item::Packet(Packet::from_parts(self.window.bytes(at, len), layout))
             }
             Step::Chatter { at, len } => {
-                let bytes = &self.buf[at..at + len];
+                let bytes = self.window.bytes(at, len);
                 self.v1.chatter(bytes);
                 Item::Chatter(Chatter {
                     bytes,
-                    offset: self.base + at as u64,
+                    offset: self.window.offset_of(at),
                 })
             }
             Step::Idle => Item::Idle,
@@ -127,7 +117,7 @@ impl<R: Read> StreamReader<R> {
 
     /// Bytes handed on so far (the stream offset of the next item).
     pub fn offset(&self) -> u64 {
-        self.base + self.start as u64
+        self.window.offset()
     }
 
     /// The source, e.g. to check on a child process.
@@ -139,21 +129,21 @@ impl<R: Read> StreamReader<R> {
     /// than borrows so that it may read in a loop.
     fn advance(&mut self) -> io::Result<Step> {
         loop {
-            if self.start < self.end {
-                if self.buf[self.start] == SIGNATURE && !self.text.continues_with(SIGNATURE) {
-                    match decode::decode(&self.buf[self.start..self.end]) {
+            let pending = self.window.pending();
+            if let Some(&first) = pending.first() {
+                if first == SIGNATURE && !self.text.continues_with(SIGNATURE) {
+                    let eof = self.window.at_eof();
+                    match self.window.decode() {
                         Ok(Some(packet)) => {
-                            let (at, len) = (self.start, packet.len());
-                            let layout = packet.layout();
-                            self.start += len;
+                            let (len, layout) = (packet.len(), packet.layout());
+                            let at = self.window.consume(len);
                             self.text = Utf8Tracker::default();
                             self.handed_on = true;
                             return Ok(Step::Packet { at, layout, len });
                         }
-                        Ok(None) if !self.eof => {} // wait for more input (SPEC 2.6)
+                        Ok(None) if !eof => {} // wait for more input (SPEC 2.6)
                         Ok(None) => {
-                            let pending = &self.buf[self.start..self.end];
-                            if let Ok(Some(head)) = decode::header(pending) {
+                            if let Ok(Some(head)) = decode::header(self.window.pending()) {
                                 let claimed = head.len as u32;
                                 self.record_damage(Invalid::Truncated { claimed });
                             }
@@ -169,33 +159,34 @@ impl<R: Read> StreamReader<R> {
                 } else {
                     return Ok(self.chatter());
                 }
-            } else if self.eof {
+            } else if self.window.at_eof() {
                 return Ok(Step::End);
             }
             if self.handed_on && self.would_block() {
                 self.handed_on = false;
                 return Ok(Step::Idle);
             }
-            self.fill()?;
+            self.handed_on = false;
+            self.window.fill(&mut self.source)?;
         }
     }
 
-    /// Hands on the chatter at `start`, up to the next candidate signature.
-    /// The byte at `start` is chatter (a failed candidate's signature, or
-    /// text).
+    /// Hands on the chatter at the start of what is pending, up to the next
+    /// candidate signature. The first byte is chatter (a failed candidate's
+    /// signature, or text).
     fn chatter(&mut self) -> Step {
-        let at = self.start;
-        let mut fed = at;
-        let mut pos = at + 1;
+        let pending = self.window.pending();
+        let mut fed = 0;
+        let mut pos = 1;
         let stop = loop {
-            match memchr::memchr(SIGNATURE, &self.buf[pos..self.end]) {
+            match memchr::memchr(SIGNATURE, &pending[pos..]) {
                 None => {
-                    self.text.feed(&self.buf[fed..self.end]);
-                    break self.end;
+                    self.text.feed(&pending[fed..]);
+                    break pending.len();
                 }
                 Some(i) => {
                     let sig = pos + i;
-                    self.text.feed(&self.buf[fed..sig]);
+                    self.text.feed(&pending[fed..sig]);
                     fed = sig;
                     if !self.text.continues_with(SIGNATURE) {
                         break sig;
@@ -204,9 +195,9 @@ impl<R: Read> StreamReader<R> {
                 }
             }
         };
-        self.start = stop;
+        let at = self.window.consume(stop);
         self.handed_on = true;
-        Step::Chatter { at, len: stop - at }
+        Step::Chatter { at, len: stop }
     }
 
     fn record_damage(&mut self, reason: Invalid) {
@@ -235,31 +226,6 @@ impl<R: Read> StreamReader<R> {
         // SAFETY: `pfd` is one valid pollfd and the count says one.
         let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
         ready == 0
-    }
-
-    /// Reads more input after what is pending, making room first.
-    fn fill(&mut self) -> io::Result<()> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.base += self.start as u64;
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.buf.len() {
-            let len = (self.buf.len() * 2).clamp(INITIAL_BUFFER, MAX_BUFFER);
-            debug_assert!(len > self.end, "a pending candidate always fits");
-            self.buf.resize(len, 0);
-        }
-        self.handed_on = false;
-        loop {
-            match self.source.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            return Ok(());
-        }
     }
 }
 
@@ -360,6 +326,7 @@ impl Utf8Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::packet::MAX_PACKET_LEN;
     use crate::{Event, Status, encode};
 
     /// An endless-looking source made of one chunk repeated, so a long
@@ -387,6 +354,11 @@ mod tests {
     }
 
     fn read_through(chunk: &[u8], total: usize) -> (u64, u64, usize) {
+        let (packets, chatter, reader) = read_all(chunk, total);
+        (packets, chatter, reader.window.capacity())
+    }
+
+    fn read_all(chunk: &[u8], total: usize) -> (u64, u64, StreamReader<Repeat<'_>>) {
         let mut reader = StreamReader::new(Repeat {
             chunk,
             at: 0,
@@ -401,7 +373,7 @@ mod tests {
             }
         }
         assert_eq!(reader.offset(), total as u64);
-        (packets, chatter, reader.buf.len())
+        (packets, chatter, reader)
     }
 
     #[test]
@@ -431,6 +403,58 @@ mod tests {
         let (packets, chatter, buffer) = read_through(&chunk, chunk.len() * 60);
         assert_eq!(packets, 0);
         assert_eq!(chatter, chunk.len() as u64 * 60);
-        assert!(buffer <= MAX_BUFFER && buffer > MAX_PACKET_LEN, "{buffer}");
+        assert!(
+            buffer <= crate::stream::window::MAX_BUFFER && buffer > MAX_PACKET_LEN,
+            "{buffer}"
+        );
+    }
+
+    /// A header claiming `claim` bytes whose file content fills the claim,
+    /// padded to 16 bytes: every 16 bytes a candidate that only its CRC
+    /// rejects, covering the next `claim / 16` ones.
+    fn file_claim(claim: usize) -> Vec<u8> {
+        let mut chunk = vec![SIGNATURE, 0x20, 0x40];
+        varint_3(claim, &mut chunk);
+        chunk.extend_from_slice(b"\x01x");
+        varint_3(claim - 8 - 3 - 4, &mut chunk);
+        chunk.resize(16, b'x');
+        chunk
+    }
+
+    fn varint_3(value: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(value as u32 | 0x80_0000).to_be_bytes()[1..]);
+    }
+
+    #[test]
+    fn overlapping_candidates_cost_work_linear_in_the_input() {
+        // Hashed from scratch, each candidate would cost its claim: 64 KiB
+        // for every 16 bytes of input, 4096 times the input. From
+        // checkpoints: each byte once, and up to 126 bytes per candidate.
+        let chunk = file_claim(64 * 1024);
+        let total = 512 * 1024;
+        let (packets, chatter, reader) = read_all(&chunk, total);
+        assert_eq!((packets, chatter), (0, total as u64));
+        let damage = reader.damage().unwrap();
+        assert_eq!(
+            damage.count,
+            (total / 16) as u64,
+            "every candidate is damaged"
+        );
+        let work = reader.window.work();
+        assert!(work.hashed <= 10 * total as u64, "{work:?}");
+        assert!(work.moved <= 2 * total as u64, "{work:?}");
+    }
+
+    #[test]
+    fn candidates_of_the_largest_claim_move_each_byte_about_once() {
+        // Each candidate waits for its 4 MiB; moving them to the buffer's
+        // start for each new one would move 4 MiB per 16 bytes read.
+        let chunk = file_claim(MAX_PACKET_LEN);
+        let total = 6 * 1024 * 1024;
+        let (_, chatter, reader) = read_all(&chunk, total);
+        assert_eq!(chatter, total as u64);
+        let work = reader.window.work();
+        assert!(work.moved <= 2 * total as u64, "{work:?}");
+        assert!(work.hashed <= 10 * total as u64, "{work:?}");
     }
 }
