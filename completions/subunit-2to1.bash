@@ -23,12 +23,16 @@ _subunit__2to1() {
 
     case "${cmd}" in
         subunit__2to1)
-            opts="-h -V --help --version"
+            opts="-h -V --max-held --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --max-held)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -23,7 +23,7 @@ _subunit__filter() {
 
     case "${cmd}" in
         subunit__filter)
-            opts="-e -f -s -F -m -h -V --error --no-error --failure --no-failure --success --no-success --no-skip --xfail --no-xfail --passthrough --no-passthrough --only-genuine-failures --with-tag --without-tag --with --without --fixup-expected-failures --rename --help --version"
+            opts="-e -f -s -F -m -h -V --error --no-error --failure --no-failure --success --no-success --no-skip --xfail --no-xfail --passthrough --no-passthrough --only-genuine-failures --with-tag --without-tag --with --without --fixup-expected-failures --rename --max-held --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -65,6 +65,10 @@ _subunit__filter() {
                     return 0
                     ;;
                 --rename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-held)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -4,6 +4,7 @@ complete -c subunit-filter -s m -l with -d 'Include only tests matching this reg
 complete -c subunit-filter -l without -d 'Exclude tests matching this regular expression (repeatable: any)' -r
 complete -c subunit-filter -l fixup-expected-failures -d 'File of test ids expected to fail: their failures become expected failures, their successes unexpected successes (repeatable)' -r -F
 complete -c subunit-filter -l rename -d 'Replace matches of the regular expression FROM in test ids with TO (repeatable, applied in order; \\1 and \\g<name> refer to groups)' -r
+complete -c subunit-filter -l max-held -d 'Memory for the packets of tests in progress (K, M, G, T: powers of 1024); beyond it, those of the tests that started first wait in a temporary file in $TMPDIR until they end' -r
 complete -c subunit-filter -l error -d 'Include errors (the default)'
 complete -c subunit-filter -s e -l no-error -d 'Exclude errors'
 complete -c subunit-filter -l failure -d 'Include failures (the default)'

@@ -344,6 +344,34 @@ impl ReadLog {
     }
 }
 
+/// Parses a size of memory as options take it: a number of bytes with an
+/// optional suffix K, M, G or T (powers of 1024; `KiB`, `MB`... mean the
+/// same, in any case): `64M`, `1G`, `4096`.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(digits);
+    let shift = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a size (a number, then K, M, G or T)"
+            ));
+        }
+    };
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (a number, then K, M, G or T)"))?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
 /// The man page section of every command that reports with [`ReadLog`] (which
 /// names the inputs that look like v1).
 pub const V1_INPUT_MAN: (&str, &str) = (
@@ -372,6 +400,27 @@ mod tests {
             source: io::Error::from(io::ErrorKind::NotFound),
         };
         assert!(!is_broken_pipe(&err));
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("3MB"), Ok(3 << 20));
+        for bad in ["", "M", "1.5G", "-1", "12Q", "1 G"] {
+            assert!(
+                parse_size(bad).unwrap_err().contains("is not a size"),
+                "{bad}"
+            );
+        }
+        assert!(
+            parse_size("99999999999T")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 
     #[test]

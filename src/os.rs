@@ -4,8 +4,10 @@
 //!
 //! Layer: the bottom one; uses nothing else of the crate.
 
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::path::Path;
 
 /// Whether `fd` is recorded, a regular file (or a block device), as
 /// opposed to live: a pipe, FIFO, socket or terminal, whose bytes come as
@@ -17,6 +19,34 @@ pub fn is_recorded(fd: BorrowedFd<'_>) -> bool {
         return false;
     }
     matches!(stat.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK)
+}
+
+/// A new file in `dir` that no name refers to, read-write for its owner
+/// only: its space is given back when it is closed, however the process
+/// ends. `O_TMPFILE` where the file system has it, else a fresh name
+/// removed at once.
+pub fn unlinked_temp_file(dir: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).mode(0o600);
+    // On an error (EISDIR, EOPNOTSUPP: no O_TMPFILE here) a name is made;
+    // a missing or unwritable directory fails the same way there.
+    if let Ok(file) = options.clone().custom_flags(libc::O_TMPFILE).open(dir) {
+        return Ok(file);
+    }
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    loop {
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!(".subunit-tools-{}-{n}.tmp", std::process::id()));
+        match options.clone().create_new(true).open(&path) {
+            Ok(file) => {
+                std::fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// An I/O error's message without Rust's " (os error N)" suffix.
@@ -91,6 +121,22 @@ mod tests {
         assert!(is_recorded(file.as_fd()));
         let (socket, _other) = std::os::unix::net::UnixStream::pair().unwrap();
         assert!(!is_recorded(socket.as_fd()));
+    }
+
+    #[test]
+    fn temp_files_have_no_name() {
+        use std::io::{Read, Seek, Write};
+        let dir = std::env::temp_dir().join(format!("os-temp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut file = unlinked_temp_file(&dir).unwrap();
+        file.write_all(b"held").unwrap();
+        file.rewind().unwrap();
+        let mut back = String::new();
+        file.read_to_string(&mut back).unwrap();
+        assert_eq!(back, "held");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no name left");
+        std::fs::remove_dir(&dir).unwrap();
+        assert!(unlinked_temp_file(&dir).is_err(), "no directory");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Owned batches of decoded packets, to hand packets to another thread
 //! without decoding them again.
 
+use crate::codec::decode::decode;
 use crate::codec::packet::{Layout, Packet};
 
 /// Packets copied out of the reader's buffer with their decoded layout.
@@ -37,6 +38,30 @@ impl PacketBatch {
     /// The bytes of all its packets.
     pub fn byte_len(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// The bytes of all its packets, one after the other.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The memory it has taken (its allocations, not only what they hold).
+    pub fn memory(&self) -> usize {
+        self.bytes.capacity() + self.packets.capacity() * size_of::<(usize, usize, Layout)>()
+    }
+
+    /// A batch of the packets in `bytes`, which must be whole valid
+    /// packets one after the other (as [`PacketBatch::bytes`] gives them);
+    /// `None` if they are not.
+    pub fn from_bytes(bytes: Vec<u8>) -> Option<PacketBatch> {
+        let mut packets = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let packet = decode(&bytes[at..]).ok()??;
+            packets.push((at, at + packet.len(), packet.layout()));
+            at += packet.len();
+        }
+        Some(PacketBatch { bytes, packets })
     }
 
     /// Empties it, keeping its memory for reuse.
@@ -100,6 +125,14 @@ mod tests {
                 (Some("b"), Status::Fail, vec!["worker-0"])
             ]
         );
+        let again = PacketBatch::from_bytes(batch.bytes().to_vec()).unwrap();
+        assert!(
+            again
+                .iter()
+                .map(|p| p.raw().to_vec())
+                .eq(batch.iter().map(|p| p.raw().to_vec()))
+        );
+        assert!(PacketBatch::from_bytes(wire[1..].to_vec()).is_none());
         batch.clear();
         assert!(batch.is_empty() && batch.iter().next().is_none());
     }

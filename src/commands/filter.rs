@@ -13,8 +13,9 @@ use regex::Regex;
 use crate::cli::{self, Error, ReadLog};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Packet, Status};
+use crate::commands::held::{HeldArgs, HeldTests, held_man};
 use crate::formats::v1::ContentType;
-use crate::results::group::{Grouper, Test};
+use crate::results::group::Test;
 use crate::stream::reader::{Item, StreamReader};
 use crate::stream::wrap::{WrapOptions, Wrapper};
 
@@ -128,6 +129,10 @@ pub struct Args {
     /// (repeatable, applied in order; \1 and \g<name> refer to groups).
     #[arg(long = "rename", num_args = 2, value_names = ["FROM", "TO"], help_heading = "Changes")]
     pub rename: Vec<String>,
+
+    /// How much of the tests in progress is held in memory.
+    #[command(flatten)]
+    pub held: HeldArgs,
 }
 
 /// Man page sections after OPTIONS.
@@ -155,10 +160,14 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "Kept packets are forwarded byte for byte: route codes, timestamps, tags and \
          attachments stay as they were. Only --rename (the test id) and \
          --fixup-expected-failures (the final status) make a packet be written anew. \
-         A test's packets are held only until its outcome is known, so memory grows with \
-         the tests in progress, not with the stream. Enumeration (exists) packets are \
+         A test's packets are held only until its outcome is known (see TESTS IN \
+         PROGRESS). Enumeration (exists) packets are \
          not results: they are forwarded as they come, when they pass the id and tag \
          filters (see DIFFERENCES).",
+    ),
+    held_man!(
+        "its packets so far are forwarded as they are (renamed by --rename), \
+         whatever the selection, and its later packets are selected as a test of their own."
     ),
     cli::V1_INPUT_MAN,
     (
@@ -179,7 +188,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          see the name python-subunit would. Regular expressions follow Rust's regex \
          syntax, which covers the common Python syntax (\\Z included) except look-around \
          and backreferences; --rename replacements take Python's \\1, \\g<name> and \
-         escapes, and are refused where Python refuses them. Several files may be given.",
+         escapes, and are refused where Python refuses them. Several files may be given. \
+         --max-held is not python-subunit's (see TESTS IN PROGRESS).",
     ),
     (
         "EXIT STATUS",
@@ -577,7 +587,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     let mut wrapper = Wrapper::new(WrapOptions::plain("stdout")).expect("plain options encode");
     let mut out = cli::stdout();
     let mut made = Vec::new();
-    let mut grouper = Grouper::new();
+    let mut held = HeldTests::new(NAME, &args.held);
     let mut log = ReadLog::default();
     for input in inputs {
         let name = input.name().to_owned();
@@ -598,9 +608,15 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
                     }
                 }
                 Item::Packet(packet) => {
-                    if let Some(test) = grouper.add(&packet) {
+                    if let Some(test) = held.add(&packet)? {
                         write_test(&selection, &test, &mut made);
-                        grouper.recycle(test);
+                        held.recycle(test);
+                    }
+                    while let Some(test) = held.forced_out() {
+                        let renamed = selection.rename(&test.test_id);
+                        test.packets
+                            .iter()
+                            .for_each(|p| write_packet(&p, Some(&renamed), None, &mut made));
                     }
                 }
                 Item::Chatter(chatter) => {
@@ -622,8 +638,8 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
         }
         log.add_reader(&reader);
     }
-    for test in grouper.finish() {
-        write_test(&selection, &test, &mut made);
+    for test in held.finish() {
+        write_test(&selection, &test?, &mut made);
     }
     wrapper.finish(&mut made);
     out.write_all(&made)?;

@@ -6,6 +6,7 @@
 use clap::CommandFactory;
 
 pub mod filter;
+pub mod held;
 pub mod mux;
 pub mod port_alloc;
 pub mod stats;

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{self, Error};
-use crate::codec::decode::decode;
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{SIGNATURE, Status, Timestamp};
-use crate::formats::v1::{V1Event, V1Parser};
+use crate::formats::v1::{MAX_LINE, V1Event, V1Parser};
+use crate::stream::window::Window;
 use crate::stream::wrap::{WrapOptions, Wrapper};
 
 /// The command's name.
@@ -62,7 +62,15 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          hexadecimal swallows the rest of the input. A test left open at the end of the \
          input ends as a failure whose traceback says the connection was lost, as in \
          python-subunit; the lines of a details block left open are kept as chatter, \
-         where python-subunit drops them. A last line without a newline is read whole \
+         where python-subunit drops them. A details block over 1 MiB is not held whole: \
+         its content goes out as it comes, in file packets of the test named as the \
+         attachment, EOF on the last, which python-subunit reads as one attachment \
+         (python-subunit holds the whole block). Such a block left open at the end of \
+         the input ends with what came of it, the lost-connection words after it when it \
+         is the traceback; one found malformed after it began to go out keeps what went \
+         out as its attachment and the rest of its lines as chatter. A line over 4 MiB \
+         is never protocol, as no packet could hold what it says: it is chatter (inside \
+         a block, content), read in parts. A last line without a newline is read whole \
          (python-subunit drops its last character). progress: lines are dropped, as v2 \
          has no progress.",
     ),
@@ -105,11 +113,11 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let mut converter = Converter::default();
     let mut events = Vec::new();
     let mut made = Vec::new();
-    let mut pieces = Pieces::default();
+    let mut pieces = Pieces::new();
     for mut input in inputs {
         pieces.reset();
         loop {
-            match pieces.next(!parser.in_details()) {
+            match pieces.next(!parser.in_details(), parser.longest_line()) {
                 Piece::Packet(packet) => {
                     // Passed on where it stands, byte for byte, as
                     // python-subunit passes on what is not v1.
@@ -118,6 +126,10 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                 }
                 Piece::Line(line) => {
                     parser.line(line, &mut events);
+                    converter.convert(&mut events, &mut chatter, &mut made);
+                }
+                Piece::Part { bytes, first } => {
+                    parser.line_part(bytes, first, &mut events);
                     converter.convert(&mut events, &mut chatter, &mut made);
                 }
                 Piece::More => {
@@ -161,6 +173,10 @@ enum Piece<'a> {
     Packet(&'a [u8]),
     /// A line with its newline (the input's last may lack one).
     Line(&'a [u8]),
+    /// Part of a line too long to take whole, which comes in parts:
+    /// `first` for the part that begins it; the part with its newline (or
+    /// the input's last) ends it.
+    Part { bytes: &'a [u8], first: bool },
     /// Nothing can be decided without more input: [`Pieces::fill`].
     More,
     /// The input ended and everything was handed on.
@@ -170,77 +186,81 @@ enum Piece<'a> {
 /// Cuts one input into lines and the v2 packets that start a line (or
 /// follow another packet: every piece ends at a line start). A packet may
 /// hold newlines, so the buffer is scanned here rather than read by lines;
-/// it grows to hold a whole candidate (at most 4 MiB) or a whole line.
-#[derive(Debug, Default)]
+/// it holds a whole candidate (at most 4 MiB) or a line of up to
+/// [`MAX_LINE`] bytes (as long as asked), and hands on a longer line in
+/// parts as it comes.
+#[derive(Debug)]
 struct Pieces {
-    buf: Vec<u8>,
-    /// `buf[start..end]` is not handed on yet.
-    start: usize,
-    end: usize,
-    /// `buf[start..start + searched]` holds no newline.
+    window: Window,
+    /// The first `searched` pending bytes hold no newline.
     searched: usize,
-    eof: bool,
+    /// A line is being handed on in parts.
+    in_line: bool,
 }
 
 impl Pieces {
+    fn new() -> Pieces {
+        Pieces {
+            window: Window::new(64 * 1024),
+            searched: 0,
+            in_line: false,
+        }
+    }
+
     /// Ready for the next input, keeping the buffer.
     fn reset(&mut self) {
-        (self.start, self.end, self.searched, self.eof) = (0, 0, 0, false);
+        self.window.reset();
+        (self.searched, self.in_line) = (0, false);
     }
 
     /// The next piece; `packets` says whether a packet may start here (not
-    /// inside a v1 details block).
-    fn next(&mut self, packets: bool) -> Piece<'_> {
-        let pending = &self.buf[self.start..self.end];
-        if pending.is_empty() {
-            return if self.eof { Piece::End } else { Piece::More };
-        }
-        if packets && pending[0] == SIGNATURE && self.searched == 0 {
-            match decode(pending) {
+    /// inside a v1 details block), `longest` the longest line to hand on
+    /// whole (at most [`MAX_LINE`]).
+    fn next(&mut self, packets: bool, longest: usize) -> Piece<'_> {
+        let eof = self.window.at_eof();
+        let Some(&first) = self.window.pending().first() else {
+            return if eof { Piece::End } else { Piece::More };
+        };
+        if packets && first == SIGNATURE && self.searched == 0 && !self.in_line {
+            match self.window.decode() {
                 Ok(Some(packet)) => {
                     let len = packet.len();
-                    let at = self.start;
-                    self.start += len;
-                    return Piece::Packet(&self.buf[at..at + len]);
+                    let at = self.window.consume(len);
+                    return Piece::Packet(self.window.bytes(at, len));
                 }
-                Ok(None) if !self.eof => return Piece::More,
+                Ok(None) if !eof => return Piece::More,
                 // Not a packet: v1 text (chatter) like any other line.
                 Ok(None) | Err(_) => {}
             }
         }
-        let len = match memchr::memchr(b'\n', &pending[self.searched..]) {
-            Some(i) => self.searched + i + 1,
-            None if self.eof => pending.len(),
+        let pending = self.window.pending();
+        let (len, ends) = match memchr::memchr(b'\n', &pending[self.searched..]) {
+            Some(i) => (self.searched + i + 1, true),
+            None if eof => (pending.len(), true),
+            // A long line: what there is of it goes on now.
+            None if self.in_line || pending.len() >= longest.min(MAX_LINE) => {
+                (pending.len(), false)
+            }
             None => {
                 self.searched = pending.len();
                 return Piece::More;
             }
         };
-        let at = self.start;
-        self.start += len;
+        let first = !self.in_line;
+        self.in_line = !ends;
         self.searched = 0;
-        Piece::Line(&self.buf[at..at + len])
+        let at = self.window.consume(len);
+        let bytes = self.window.bytes(at, len);
+        if first && ends {
+            Piece::Line(bytes)
+        } else {
+            Piece::Part { bytes, first }
+        }
     }
 
-    /// Reads more of `input` after what is pending, making room first.
+    /// Reads more of `input` after what is pending.
     fn fill(&mut self, input: &mut impl Read) -> io::Result<()> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.buf.len() {
-            self.buf.resize((self.buf.len() * 2).max(64 * 1024), 0);
-        }
-        loop {
-            match input.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            return Ok(());
-        }
+        self.window.fill(input)
     }
 }
 
@@ -258,6 +278,27 @@ impl Converter {
             match event {
                 V1Event::Chatter(bytes) => {
                     chatter.chatter(&bytes, out);
+                }
+                V1Event::File {
+                    test_id,
+                    name,
+                    mime,
+                    bytes,
+                    eof,
+                } => {
+                    chatter.before_packet(out);
+                    self.emit(
+                        Event {
+                            runnable: true,
+                            eof,
+                            timestamp: self.now,
+                            test_id: Some(&test_id),
+                            mime: Some(&mime),
+                            file: Some((&name, &bytes)),
+                            ..Event::default()
+                        },
+                        out,
+                    );
                 }
                 V1Event::Time(ts) => self.now = Some(ts),
                 V1Event::Tags { new, gone } => self.tags.change(new, gone),
@@ -356,15 +397,52 @@ mod tests {
     }
 
     fn pieces(input: &[u8], packets: bool) -> Vec<(bool, Vec<u8>)> {
-        let (mut source, mut pieces, mut out) = (Trickle(input), Pieces::default(), Vec::new());
+        let (mut source, mut pieces, mut out) = (Trickle(input), Pieces::new(), Vec::new());
         loop {
-            match pieces.next(packets) {
+            match pieces.next(packets, MAX_LINE) {
                 Piece::Packet(p) => out.push((true, p.to_vec())),
                 Piece::Line(l) => out.push((false, l.to_vec())),
+                Piece::Part { .. } => panic!("no line is that long"),
                 Piece::More => pieces.fill(&mut source).unwrap(),
                 Piece::End => return out,
             }
         }
+    }
+
+    #[test]
+    fn a_long_line_comes_in_parts_in_a_bounded_buffer() {
+        let mut input = vec![b'x'; 3 * MAX_LINE];
+        input.extend_from_slice(b"\nnext\n");
+        let (mut source, mut pieces) = (&input[..], Pieces::new());
+        let mut got: Vec<(bool, bool, usize)> = Vec::new();
+        loop {
+            match pieces.next(true, MAX_LINE) {
+                Piece::Part { bytes, first } => {
+                    got.push((first, bytes.ends_with(b"\n"), bytes.len()))
+                }
+                Piece::Line(l) => got.push((true, true, l.len())),
+                Piece::More => pieces.fill(&mut source).unwrap(),
+                Piece::End => break,
+                Piece::Packet(_) => panic!("no packet"),
+            }
+            assert!(pieces.window.capacity() <= crate::stream::window::MAX_BUFFER);
+        }
+        let total: usize = got.iter().map(|g| g.2).sum();
+        assert_eq!(total, input.len());
+        assert_eq!(got.iter().filter(|g| g.0).count(), 2, "two lines begin");
+        assert!(got.len() > 3, "the long line in parts: {got:?}");
+        assert_eq!(got.last(), Some(&(true, true, 5)), "then a line whole");
+        // Inside a details block parts come from 64 KiB on.
+        let mut pieces = Pieces::new();
+        let mut source = &input[..];
+        let first_part = loop {
+            match pieces.next(false, 64 * 1024) {
+                Piece::More => pieces.fill(&mut source).unwrap(),
+                Piece::Part { bytes, first: true } => break bytes.len(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!((64 * 1024..MAX_LINE).contains(&first_part), "{first_part}");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use clap::Parser;
 
 use crate::cli::{self, Error, ReadLog};
 use crate::codec::packet::Status;
+use crate::commands::held::{HeldArgs, HeldTests, held_man};
 use crate::formats::v1::V1Writer;
-use crate::results::group::Grouper;
 use crate::stream::reader::{Item, StreamReader};
 
 /// The command's name.
@@ -33,6 +33,10 @@ pub struct Args {
     /// Streams to read, in order, as one; stdin when none are given or for `-`.
     #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
+
+    /// How much of the tests in progress is held in memory.
+    #[command(flatten)]
+    pub held: HeldArgs,
 }
 
 /// Man page sections after OPTIONS.
@@ -42,6 +46,10 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "Read a run with a v1 tool:\n\n    subunit-2to1 run.subunit | subunit-ls\n\n\
          Round trip:\n\n    subunit-2to1 run.subunit | subunit-1to2 > again.subunit",
     ),
+    held_man!(
+        "it is written as a test still running at the end is (a failure), and its later \
+         packets as a test of their own."
+    ),
     cli::V1_INPUT_MAN,
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
@@ -49,7 +57,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          except that the words of a tags: line are sorted (python-subunit's order depends \
          on string hashing). Damaged packets do not end the stream or become a \
          subunit.parser test: they are written through as chatter and counted on \
-         standard error.",
+         standard error. --max-held is not python-subunit's (see TESTS IN PROGRESS).",
     ),
     (
         "EXIT STATUS",
@@ -62,7 +70,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let inputs = cli::open_inputs(&args.files)?;
     let mut out = cli::stdout();
-    let mut grouper = Grouper::new();
+    let mut held = HeldTests::new(NAME, &args.held);
     let writer = V1Writer;
     let mut text = Vec::new();
     let mut log = ReadLog::default();
@@ -78,11 +86,16 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                 }
                 Item::Packet(packet) if packet.status() == Status::Exists => {}
                 Item::Packet(packet) => {
-                    if let Some(test) = grouper.add(&packet) {
+                    if let Some(test) = held.add(&packet)? {
                         text.clear();
                         writer.test(&test, &mut text);
                         out.write_all(&text)?;
-                        grouper.recycle(test);
+                        held.recycle(test);
+                    }
+                    while let Some(test) = held.forced_out() {
+                        text.clear();
+                        writer.test(&test, &mut text);
+                        out.write_all(&text)?;
                     }
                 }
                 Item::Chatter(chatter) => out.write_all(chatter.bytes)?,
@@ -91,9 +104,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         }
         log.add_reader(&reader);
     }
-    for test in grouper.finish() {
+    for test in held.finish() {
         text.clear();
-        writer.test(&test, &mut text);
+        writer.test(&test?, &mut text);
         out.write_all(&text)?;
     }
     out.flush()?;

@@ -166,12 +166,25 @@ impl Wrapper {
             lines.clear();
             self.pending = lines;
         }
-        self.pending.extend_from_slice(&bytes[complete..]);
-        while self.pending.len() >= MAX_CHUNK {
-            let rest = self.pending.split_off(MAX_CHUNK);
-            let chunk = std::mem::replace(&mut self.pending, rest);
+        // The unfinished line: whole chunks of it go now (cut from the
+        // bytes given, so a long line costs its length once), the rest
+        // waits.
+        let mut rest = &bytes[complete..];
+        if !self.pending.is_empty() && self.pending.len() + rest.len() >= MAX_CHUNK {
+            let (fill, tail) = rest.split_at(MAX_CHUNK - self.pending.len());
+            let mut chunk = std::mem::take(&mut self.pending);
+            chunk.extend_from_slice(fill);
             self.emit_chunk(&chunk, out);
+            chunk.clear();
+            self.pending = chunk;
+            rest = tail;
         }
+        while rest.len() >= MAX_CHUNK {
+            let (chunk, tail) = rest.split_at(MAX_CHUNK);
+            self.emit_chunk(chunk, out);
+            rest = tail;
+        }
+        self.pending.extend_from_slice(rest);
         self.scan_lines(bytes, out);
     }
 
@@ -721,6 +734,27 @@ mod tests {
         assert!(line_chunks.len() >= 2);
         assert!(line_chunks.iter().all(|c| c.ends_with(b"\n")));
         assert!(chunks.last().unwrap().is_empty(), "EOF packet last");
+    }
+
+    #[test]
+    fn a_long_unfinished_line_goes_out_as_it_comes() {
+        // 10 MiB without a newline in one piece, then in small ones: cut
+        // into full packets at once, keeping back less than one.
+        let mut wrapper = Wrapper::new(WrapOptions::plain("stdout")).unwrap();
+        let mut out = Vec::new();
+        let line = vec![b'x'; 10 << 20];
+        wrapper.chatter(&line, &mut out);
+        assert!(
+            wrapper.pending.capacity() < 2 * MAX_CHUNK,
+            "the line was held"
+        );
+        for piece in line.chunks(1000) {
+            wrapper.chatter(piece, &mut out);
+        }
+        assert!(wrapper.pending.len() < MAX_CHUNK);
+        wrapper.finish(&mut out);
+        let (contents, _) = unwrap(&out);
+        assert!(contents.len() == 2 * line.len() && contents.iter().all(|&b| b == b'x'));
     }
 
     #[test]

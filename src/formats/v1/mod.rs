@@ -13,13 +13,14 @@
 //! [`V1Sniffer`] tells whether text that reached a v2 command looks like v1.
 
 mod content_type;
+mod details;
 mod parse;
 mod sniff;
 mod time;
 mod write;
 
 pub use content_type::ContentType;
-pub use parse::{V1Event, V1Parser};
+pub use parse::{MAX_HELD_BLOCK, MAX_LINE, V1Event, V1Parser};
 pub use sniff::V1Sniffer;
 pub use time::python_time;
 pub use write::V1Writer;

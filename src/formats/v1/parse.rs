@@ -1,7 +1,7 @@
 //! Reading v1 text: `TestProtocolServer`'s line-based state machine.
 
 use super::time::parse_time;
-use crate::codec::packet::{Status, Timestamp};
+use crate::codec::packet::{MAX_PACKET_LEN, Status, Timestamp};
 
 /// What a v1 stream says, event by event.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,6 +20,20 @@ pub enum V1Event {
         /// (name, MIME type, chunks) in the order given.
         attachments: Vec<(String, String, Vec<Vec<u8>>)>,
     },
+    /// Part of an attachment of the current test, ahead of its outcome: a
+    /// details block over [`MAX_HELD_BLOCK`] goes out as it comes.
+    File {
+        /// The test.
+        test_id: String,
+        /// The attachment's name.
+        name: String,
+        /// Its MIME type.
+        mime: String,
+        /// The next bytes of its content.
+        bytes: Vec<u8>,
+        /// Whether they are its last.
+        eof: bool,
+    },
     /// `tags:` — added and removed tags.
     Tags {
         /// Added.
@@ -33,27 +47,45 @@ pub enum V1Event {
     Chatter(Vec<u8>),
 }
 
+/// Lines up to this long are taken whole; a longer one comes in parts
+/// ([`V1Parser::line_part`]) and is never protocol: no packet could hold
+/// what it says.
+pub const MAX_LINE: usize = MAX_PACKET_LEN + 1;
+
+/// A details block is held whole up to this many bytes, so that a malformed
+/// one (or one the input leaves open) can be kept as chatter whole; beyond,
+/// its content goes out as it comes ([`V1Event::File`]), so memory stays
+/// bounded however large the block.
+pub const MAX_HELD_BLOCK: usize = 1 << 20;
+
 /// Where the parser is.
 #[derive(Debug)]
-enum State {
+pub(super) enum State {
     Outside,
     InTest,
     Simple {
         status: Status,
         message: Vec<u8>,
-        lines: Vec<u8>,
+        lines: Held,
     },
     Multipart {
         status: Status,
         part: Part,
         attachments: Vec<(String, String, Vec<Vec<u8>>)>,
-        lines: Vec<u8>,
+        lines: Held,
+        /// Bytes of content in `attachments` and `part`.
+        content: usize,
     },
 }
 
+/// The lines of a details block so far, as they came, while they may still
+/// have to become chatter; `None` once the block's content goes out as it
+/// comes.
+pub(super) type Held = Option<Vec<u8>>;
+
 /// Where a multipart block is.
 #[derive(Debug)]
-enum Part {
+pub(super) enum Part {
     /// Expecting `Content-Type: ...` or the closing `]`.
     ContentType,
     /// Expecting the attachment's name.
@@ -65,6 +97,9 @@ enum Part {
         chunks: Vec<Vec<u8>>,
         /// Body bytes still to come in the current chunk.
         remaining: usize,
+        /// The start of a chunk header cut off at the end of a part of a
+        /// long line.
+        header: Vec<u8>,
     },
 }
 
@@ -73,9 +108,9 @@ enum Part {
 /// malformed is handed back as chatter whole, so nothing is lost.
 #[derive(Debug)]
 pub struct V1Parser {
-    state: State,
-    current: Option<String>,
-    malformed: u64,
+    pub(super) state: State,
+    pub(super) current: Option<String>,
+    pub(super) malformed: u64,
 }
 
 impl Default for V1Parser {
@@ -106,39 +141,63 @@ impl V1Parser {
         matches!(self.state, State::Simple { .. } | State::Multipart { .. })
     }
 
+    /// The longest line to give whole to [`V1Parser::line`] now: protocol
+    /// lines up to [`MAX_LINE`]; inside a details block, whose lines are
+    /// content, 64 KiB (longer ones in parts, [`V1Parser::line_part`]).
+    pub fn longest_line(&self) -> usize {
+        if self.in_details() {
+            64 * 1024
+        } else {
+            MAX_LINE
+        }
+    }
+
     /// Takes one line, with its newline (the last line of the input may
     /// lack one), and appends what it says to `events`.
     pub fn line(&mut self, line: &[u8], events: &mut Vec<V1Event>) {
         match &mut self.state {
             State::Outside | State::InTest => self.protocol_line(line, events),
-            State::Simple { lines, .. } => {
-                lines.extend_from_slice(line);
-                self.simple_line(line, events);
+            State::Simple { .. } | State::Multipart { .. } => {
+                self.details_bytes(line, true, true, events);
             }
-            State::Multipart { lines, .. } => {
-                lines.extend_from_slice(line);
-                self.multipart_line(line, events);
+        }
+    }
+
+    /// Takes a part of a line longer than [`V1Parser::longest_line`]:
+    /// `first` for the part that begins it; the part with its newline ends
+    /// it. Outside a details block such a line is never protocol, as no
+    /// packet could hold what it says: it is chatter.
+    pub fn line_part(&mut self, part: &[u8], first: bool, events: &mut Vec<V1Event>) {
+        match &mut self.state {
+            State::Outside | State::InTest => events.push(V1Event::Chatter(part.to_vec())),
+            State::Simple { .. } | State::Multipart { .. } => {
+                let ends = part.ends_with(b"\n");
+                self.details_bytes(part, first, ends, events);
             }
         }
     }
 
     /// The input ended: a test still running, or its unfinished details,
     /// end as a failure saying so (python-subunit reports a lost
-    /// connection the same way).
+    /// connection the same way). The lines of an unfinished block are
+    /// chatter; a block whose content was already going out ends what it
+    /// sent.
     pub fn finish(&mut self, events: &mut Vec<V1Event>) {
-        let state = std::mem::replace(&mut self.state, State::Outside);
-        let Some(test_id) = self.current.take() else {
+        let Some(test_id) = self.current.clone() else {
+            self.state = State::Outside;
             return;
         };
-        let (label, lines) = match state {
-            State::Outside | State::InTest => ("", Vec::new()),
-            State::Simple { status, lines, .. } | State::Multipart { status, lines, .. } => {
-                (status_word(status), lines)
-            }
+        let label = match &self.state {
+            State::Outside | State::InTest => "",
+            State::Simple { status, .. } | State::Multipart { status, .. } => status_word(*status),
         };
-        if !lines.is_empty() {
-            events.push(V1Event::Chatter(lines));
+        if let Some(lines) = self.end_block(events) {
+            if !lines.is_empty() {
+                events.push(V1Event::Chatter(lines));
+            }
         }
+        self.current = None;
+        self.state = State::Outside;
         let report = if label.is_empty() {
             String::new()
         } else {
@@ -239,14 +298,15 @@ impl V1Parser {
                     self.state = State::Simple {
                         status,
                         message: Vec::new(),
-                        lines: line.to_vec(),
+                        lines: Some(line.to_vec()),
                     };
                 } else if arg.strip_prefix(current) == Some(" [ multipart") {
                     self.state = State::Multipart {
                         status,
                         part: Part::ContentType,
                         attachments: Vec::new(),
-                        lines: line.to_vec(),
+                        lines: Some(line.to_vec()),
+                        content: 0,
                     };
                 } else {
                     chatter(events);
@@ -254,147 +314,9 @@ impl V1Parser {
             }
         }
     }
-
-    fn simple_line(&mut self, line: &[u8], events: &mut Vec<V1Event>) {
-        let State::Simple {
-            status, message, ..
-        } = &mut self.state
-        else {
-            unreachable!("called in the simple state")
-        };
-        if line == b"]\n" {
-            let status = *status;
-            let message = std::mem::take(message);
-            let (name, mime) = match status {
-                Status::Skip => ("reason", "text/plain"),
-                Status::Success => ("message", "text/plain"),
-                _ => ("traceback", "text/x-traceback; charset=\"utf8\""),
-            };
-            events.push(V1Event::Outcome {
-                test_id: self.current.take().unwrap_or_default(),
-                status,
-                attachments: vec![(name.into(), mime.into(), vec![message])],
-            });
-            self.state = State::Outside;
-        } else if let Some(quoted) = line.strip_prefix(b" ]") {
-            message.push(b']');
-            message.extend_from_slice(quoted);
-        } else {
-            message.extend_from_slice(line);
-        }
-    }
-
-    fn multipart_line(&mut self, line: &[u8], events: &mut Vec<V1Event>) {
-        let State::Multipart {
-            status,
-            part,
-            attachments,
-            ..
-        } = &mut self.state
-        else {
-            unreachable!("called in the multipart state")
-        };
-        match part {
-            Part::ContentType if line == b"]\n" => {
-                events.push(V1Event::Outcome {
-                    test_id: self.current.take().unwrap_or_default(),
-                    status: *status,
-                    attachments: std::mem::take(attachments),
-                });
-                self.state = State::Outside;
-            }
-            Part::ContentType => {
-                let line = text(strip_newline(line));
-                match line.split_once(' ') {
-                    Some((_, value)) if value.split('/').count() == 2 => {
-                        *part = Part::Name(value.to_owned());
-                    }
-                    _ => self.give_up(events),
-                }
-            }
-            Part::Name(mime) => {
-                let name = text(strip_newline(line));
-                *part = Part::Chunks {
-                    mime: std::mem::take(mime),
-                    name,
-                    chunks: Vec::new(),
-                    remaining: 0,
-                };
-            }
-            Part::Chunks { .. } => self.chunk_bytes(line, events),
-        }
-    }
-
-    /// Body bytes and chunk headers, which need not line up with lines.
-    fn chunk_bytes(&mut self, mut bytes: &[u8], events: &mut Vec<V1Event>) {
-        while !bytes.is_empty() {
-            let State::Multipart {
-                part: part @ Part::Chunks { .. },
-                attachments,
-                ..
-            } = &mut self.state
-            else {
-                // The block ended; a line holds nothing after `0\r\n`.
-                return;
-            };
-            let Part::Chunks {
-                mime,
-                name,
-                chunks,
-                remaining,
-            } = part
-            else {
-                unreachable!("matched above")
-            };
-            if *remaining > 0 {
-                let take = (*remaining).min(bytes.len());
-                chunks
-                    .last_mut()
-                    .expect("a chunk is open")
-                    .extend_from_slice(&bytes[..take]);
-                *remaining -= take;
-                bytes = &bytes[take..];
-                continue;
-            }
-            // A chunk header: hex digits, CR, LF (python-subunit is strict).
-            let digits = bytes.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-            let header_ok = digits > 0 && bytes[digits..].starts_with(b"\r\n");
-            let size = std::str::from_utf8(&bytes[..digits])
-                .ok()
-                .and_then(|h| usize::from_str_radix(h, 16).ok());
-            let (true, Some(size)) = (header_ok, size) else {
-                return self.give_up(events);
-            };
-            bytes = &bytes[digits + 2..];
-            if size == 0 {
-                attachments.push((
-                    std::mem::take(name),
-                    std::mem::take(mime),
-                    std::mem::take(chunks),
-                ));
-                *part = Part::ContentType;
-                if !bytes.is_empty() {
-                    return self.give_up(events);
-                }
-            } else {
-                chunks.push(Vec::with_capacity(size.min(1 << 20)));
-                *remaining = size;
-            }
-        }
-    }
-
-    /// A malformed details block: its lines so far are chatter, and the
-    /// test is back to waiting for its outcome.
-    fn give_up(&mut self, events: &mut Vec<V1Event>) {
-        self.malformed += 1;
-        let state = std::mem::replace(&mut self.state, State::InTest);
-        if let State::Simple { lines, .. } | State::Multipart { lines, .. } = state {
-            events.push(V1Event::Chatter(lines));
-        }
-    }
 }
 
-fn status_word(status: Status) -> &'static str {
+pub(super) fn status_word(status: Status) -> &'static str {
     match status {
         Status::Success => "success",
         Status::Skip => "skip",
@@ -406,11 +328,11 @@ fn status_word(status: Status) -> &'static str {
 
 /// Text for a name: UTF-8 (lossy), NUL bytes replaced, as packets cannot
 /// hold them.
-fn text(bytes: &[u8]) -> String {
+pub(super) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).replace('\0', "\u{fffd}")
 }
 
-fn strip_newline(line: &[u8]) -> &[u8] {
+pub(super) fn strip_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\n").unwrap_or(line)
 }
 
@@ -483,6 +405,42 @@ mod tests {
                 V1Event::Chatter(b"success: stray\n".to_vec()),
             ]
         );
+    }
+
+    #[test]
+    fn parts_of_long_lines_are_chatter_or_block_content() {
+        let mut parser = V1Parser::new();
+        let mut events = Vec::new();
+        parser.line_part(b"test: a long", true, &mut events);
+        parser.line_part(b" line\n", false, &mut events);
+        assert_eq!(
+            events,
+            [
+                V1Event::Chatter(b"test: a long".to_vec()),
+                V1Event::Chatter(b" line\n".to_vec())
+            ],
+            "never protocol"
+        );
+        events.clear();
+        // A chunk header cut between two parts; chunk content is raw (no
+        // quoting).
+        for line in [
+            &b"test: b\n"[..],
+            b"failure: b [ multipart\n",
+            b"Content-Type: text/plain\n",
+            b"log\n",
+        ] {
+            parser.line(line, &mut events);
+        }
+        parser.line_part(b"3\r\nab", true, &mut events);
+        parser.line_part(b"c3", false, &mut events);
+        parser.line_part(b"\r\n ]x0\r\n", false, &mut events);
+        parser.line(b"]\n", &mut events);
+        assert_eq!(parser.malformed(), 0, "{events:?}");
+        let V1Event::Outcome { attachments, .. } = &events[1] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(attachments[0].2, [b"abc".to_vec(), b" ]x".to_vec()]);
     }
 
     #[test]

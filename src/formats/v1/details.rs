@@ -1,0 +1,360 @@
+//! Reading v1 details blocks: `failure: a [` ... `]` (a message, ` ]`
+//! quoting a `]`) and `failure: a [ multipart` ... `]` (attachments, each a
+//! `Content-Type:` line, a name line and HTTP-chunked content).
+//!
+//! A block is held, with its lines as they came, until it ends or turns
+//! out malformed (then its lines are chatter, as nothing may be lost), but
+//! only up to [`MAX_HELD_BLOCK`]: beyond, what it holds goes out as
+//! [`V1Event::File`] parts of the test's attachments, and so does the rest
+//! as it comes, so that memory stays bounded.
+
+use super::parse::{Held, MAX_HELD_BLOCK, Part, State, V1Event, V1Parser, strip_newline, text};
+use crate::codec::packet::Status;
+
+/// The longest chunk header taken across two parts of a long line: hex
+/// digits for any `usize`, CR and LF.
+const MAX_CHUNK_HEADER: usize = 18;
+
+impl V1Parser {
+    /// Bytes of an open details block: a whole line, or a part of a long
+    /// one (`starts_line` for its first part, `ends_line` for its last).
+    pub(super) fn details_bytes(
+        &mut self,
+        bytes: &[u8],
+        starts_line: bool,
+        ends_line: bool,
+        events: &mut Vec<V1Event>,
+    ) {
+        match &mut self.state {
+            State::Simple { lines, .. } | State::Multipart { lines, .. } => {
+                if let Some(lines) = lines {
+                    lines.extend_from_slice(bytes);
+                }
+            }
+            State::Outside | State::InTest => unreachable!("called in a block"),
+        }
+        let whole = starts_line && ends_line;
+        if matches!(self.state, State::Simple { .. }) {
+            self.simple_bytes(bytes, starts_line, whole, events);
+        } else {
+            self.multipart_bytes(bytes, whole, ends_line, events);
+        }
+        self.stream_if_large(events);
+    }
+
+    fn simple_bytes(
+        &mut self,
+        bytes: &[u8],
+        starts_line: bool,
+        whole: bool,
+        events: &mut Vec<V1Event>,
+    ) {
+        let State::Simple {
+            status, message, ..
+        } = &mut self.state
+        else {
+            unreachable!("called in the simple state")
+        };
+        if whole && bytes == b"]\n" {
+            let status = *status;
+            let message = std::mem::take(message);
+            let (name, mime) = simple_attachment(status);
+            events.push(V1Event::Outcome {
+                test_id: self.current.take().unwrap_or_default(),
+                status,
+                attachments: vec![(name.into(), mime.into(), vec![message])],
+            });
+            self.state = State::Outside;
+        } else if let Some(quoted) = bytes.strip_prefix(b" ]").filter(|_| starts_line) {
+            message.push(b']');
+            message.extend_from_slice(quoted);
+        } else {
+            message.extend_from_slice(bytes);
+        }
+    }
+
+    fn multipart_bytes(
+        &mut self,
+        bytes: &[u8],
+        whole: bool,
+        ends_line: bool,
+        events: &mut Vec<V1Event>,
+    ) {
+        let State::Multipart {
+            status,
+            part,
+            attachments,
+            ..
+        } = &mut self.state
+        else {
+            unreachable!("called in the multipart state")
+        };
+        match part {
+            Part::ContentType if whole && bytes == b"]\n" => {
+                events.push(V1Event::Outcome {
+                    test_id: self.current.take().unwrap_or_default(),
+                    status: *status,
+                    attachments: std::mem::take(attachments),
+                });
+                self.state = State::Outside;
+            }
+            // Lines too long to take whole are no headers.
+            Part::ContentType | Part::Name(_) if !whole => self.give_up(bytes, events),
+            Part::ContentType => {
+                let line = text(strip_newline(bytes));
+                match line.split_once(' ') {
+                    Some((_, value)) if value.split('/').count() == 2 => {
+                        *part = Part::Name(value.to_owned());
+                    }
+                    _ => self.give_up(bytes, events),
+                }
+            }
+            Part::Name(mime) => {
+                let name = text(strip_newline(bytes));
+                *part = Part::Chunks {
+                    mime: std::mem::take(mime),
+                    name,
+                    chunks: Vec::new(),
+                    remaining: 0,
+                    header: Vec::new(),
+                };
+            }
+            Part::Chunks { .. } => self.chunk_bytes(bytes, !ends_line, events),
+        }
+    }
+
+    /// Body bytes and chunk headers, which need not line up with lines.
+    /// `continues`: more of this line follows in another part (so a chunk
+    /// header cut off at the end waits for it).
+    fn chunk_bytes(&mut self, mut bytes: &[u8], continues: bool, events: &mut Vec<V1Event>) {
+        while !bytes.is_empty() {
+            let State::Multipart {
+                part: part @ Part::Chunks { .. },
+                attachments,
+                lines,
+                content,
+                ..
+            } = &mut self.state
+            else {
+                // The block ended; a line holds nothing after `0\r\n`.
+                return;
+            };
+            let Part::Chunks {
+                mime,
+                name,
+                chunks,
+                remaining,
+                header,
+            } = part
+            else {
+                unreachable!("matched above")
+            };
+            if *remaining > 0 {
+                let take = (*remaining).min(bytes.len());
+                chunks
+                    .last_mut()
+                    .expect("a chunk is open")
+                    .extend_from_slice(&bytes[..take]);
+                *remaining -= take;
+                *content += take;
+                bytes = &bytes[take..];
+                if *remaining == 0 && lines.is_none() {
+                    // Going out as it comes: so does each chunk as it ends.
+                    let chunk = chunks.pop().expect("a chunk is open");
+                    *content -= chunk.len();
+                    let (name, mime) = (name.clone(), mime.clone());
+                    self.send(name, mime, chunk, false, events);
+                }
+                continue;
+            }
+            // A chunk header: hex digits, CR, LF (python-subunit is strict).
+            // It ends its line, and may have begun in the previous part.
+            let (head, rest) = match memchr::memchr(b'\n', bytes) {
+                Some(lf) => bytes.split_at(lf + 1),
+                None if continues && header.len() + bytes.len() <= MAX_CHUNK_HEADER => {
+                    header.extend_from_slice(bytes);
+                    return;
+                }
+                None => (bytes, &b""[..]),
+            };
+            let begun = std::mem::take(header);
+            let whole_head = [&begun[..], head].concat();
+            let digits = whole_head
+                .iter()
+                .take_while(|b| b.is_ascii_hexdigit())
+                .count();
+            let header_ok = digits > 0 && whole_head[digits..].starts_with(b"\r\n");
+            let size = std::str::from_utf8(&whole_head[..digits])
+                .ok()
+                .and_then(|h| usize::from_str_radix(h, 16).ok());
+            let (true, Some(size)) = (header_ok, size) else {
+                return self.give_up(&[&begun[..], bytes].concat(), events);
+            };
+            // What followed the CR LF in `head` (nothing, as LF ends it).
+            bytes = rest;
+            if size == 0 {
+                let chunks = std::mem::take(chunks);
+                let (name, mime) = (std::mem::take(name), std::mem::take(mime));
+                let streaming = lines.is_none();
+                if !streaming {
+                    attachments.push((name.clone(), mime.clone(), chunks));
+                }
+                *part = Part::ContentType;
+                if streaming {
+                    self.send(name, mime, Vec::new(), true, events);
+                }
+                if !bytes.is_empty() {
+                    return self.give_up(bytes, events);
+                }
+            } else {
+                chunks.push(Vec::with_capacity(size.min(1 << 20)));
+                *remaining = size;
+            }
+        }
+    }
+
+    /// A malformed details block: its lines so far are chatter, and the
+    /// test is back to waiting for its outcome. A block already going out
+    /// ends the attachment it was in; what is left of its line, from where
+    /// it went wrong (`rest`), is chatter.
+    fn give_up(&mut self, rest: &[u8], events: &mut Vec<V1Event>) {
+        self.malformed += 1;
+        let lines = self.end_block(events);
+        events.push(V1Event::Chatter(lines.unwrap_or_else(|| rest.to_vec())));
+        self.state = State::InTest;
+    }
+
+    /// Ends an open block early: its lines as they came when it still
+    /// holds them (the caller makes them chatter); else the attachment it
+    /// was sending ends with what it holds.
+    pub(super) fn end_block(&mut self, events: &mut Vec<V1Event>) -> Held {
+        match std::mem::replace(&mut self.state, State::InTest) {
+            State::Outside | State::InTest => None,
+            State::Simple {
+                lines: Some(lines), ..
+            }
+            | State::Multipart {
+                lines: Some(lines), ..
+            } => Some(lines),
+            State::Simple {
+                status, message, ..
+            } => {
+                let (name, mime) = simple_attachment(status);
+                self.send(name.into(), mime.into(), message, true, events);
+                None
+            }
+            State::Multipart { part, .. } => {
+                if let Part::Chunks {
+                    mime, name, chunks, ..
+                } = part
+                {
+                    let held: Vec<u8> = chunks.concat();
+                    self.send(name, mime, held, true, events);
+                }
+                None
+            }
+        }
+    }
+
+    /// Once a block holds more than [`MAX_HELD_BLOCK`], sends what it holds
+    /// and gives up its lines: from then on it goes out as it comes.
+    fn stream_if_large(&mut self, events: &mut Vec<V1Event>) {
+        let V1Parser { state, current, .. } = self;
+        let test_id = || current.clone().unwrap_or_default();
+        match state {
+            State::Simple {
+                status,
+                message,
+                lines,
+            } => {
+                let held = message.len() + lines.as_ref().map_or(0, Vec::len);
+                if held > MAX_HELD_BLOCK {
+                    *lines = None;
+                    let (name, mime) = simple_attachment(*status);
+                    let bytes = std::mem::take(message);
+                    events.push(V1Event::File {
+                        test_id: test_id(),
+                        name: name.into(),
+                        mime: mime.into(),
+                        bytes,
+                        eof: false,
+                    });
+                }
+            }
+            State::Multipart {
+                part,
+                attachments,
+                lines,
+                content,
+                ..
+            } => {
+                let held = *content + lines.as_ref().map_or(0, Vec::len);
+                if held <= MAX_HELD_BLOCK {
+                    return;
+                }
+                *lines = None;
+                *content = 0;
+                let test_id = test_id();
+                let file = |name: &str, mime: &str, bytes, eof| V1Event::File {
+                    test_id: test_id.clone(),
+                    name: name.to_owned(),
+                    mime: mime.to_owned(),
+                    bytes,
+                    eof,
+                };
+                for (name, mime, chunks) in attachments.drain(..) {
+                    let last = chunks.len().saturating_sub(1);
+                    if chunks.is_empty() {
+                        events.push(file(&name, &mime, Vec::new(), true));
+                    }
+                    for (i, chunk) in chunks.into_iter().enumerate() {
+                        events.push(file(&name, &mime, chunk, i == last));
+                    }
+                }
+                if let Part::Chunks {
+                    mime, name, chunks, ..
+                } = part
+                {
+                    // Whole chunks, and what came of the current one.
+                    let open = chunks.last_mut().map(std::mem::take);
+                    let done = chunks.len().saturating_sub(usize::from(open.is_some()));
+                    for chunk in chunks.drain(..done) {
+                        events.push(file(name, mime, chunk, false));
+                    }
+                    if let Some(open) = open.filter(|o| !o.is_empty()) {
+                        events.push(file(name, mime, open, false));
+                    }
+                }
+            }
+            State::Outside | State::InTest => {}
+        }
+    }
+
+    /// A part of an attachment of the current test, ahead of its outcome.
+    fn send(
+        &self,
+        name: String,
+        mime: String,
+        bytes: Vec<u8>,
+        eof: bool,
+        events: &mut Vec<V1Event>,
+    ) {
+        events.push(V1Event::File {
+            test_id: self.current.clone().unwrap_or_default(),
+            name,
+            mime,
+            bytes,
+            eof,
+        });
+    }
+}
+
+/// The attachment of a simple block, by its status (as python-subunit
+/// names it).
+fn simple_attachment(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::Skip => ("reason", "text/plain"),
+        Status::Success => ("message", "text/plain"),
+        _ => ("traceback", "text/x-traceback; charset=\"utf8\""),
+    }
+}
