@@ -115,19 +115,16 @@ pub fn reader(data: &[u8]) {
     assert_eq!(damaged, split_damaged, "damage independent of read sizes");
 }
 
-/// The packets of a stream as the grouper of subunit-filter and
-/// subunit-2to1 sees them: every packet with a test id comes out in exactly
-/// one test, in stream order within it, and a test holds only its own.
-pub fn group(data: &[u8]) {
-    let mut reader = StreamReader::new(data);
-    let mut grouper = Grouper::new();
-    let mut given = Vec::new();
-    let mut got = Vec::new();
-    let take = |test: &Test, got: &mut Vec<Vec<u8>>| {
+/// The tests a grouper hands on, in order, each as (id, route code,
+/// finished, its packets' bytes); with a cap, also that the cap holds.
+fn grouped(stream: &[u8], mut grouper: Grouper, cap: usize) -> Vec<GroupedTest> {
+    let mut reader = StreamReader::new(stream);
+    let mut tests = Vec::new();
+    let take = |test: &Test, tests: &mut Vec<GroupedTest>| {
+        let packets: Vec<Vec<u8>> = test.packets.iter().map(|p| p.raw().to_vec()).collect();
         for packet in test.packets.iter() {
             assert_eq!(packet.test_id(), Some(test.test_id.as_str()));
             assert_eq!(packet.route_code(), test.route_code.as_deref());
-            got.push(packet.raw().to_vec());
         }
         let finals = test
             .packets
@@ -139,27 +136,76 @@ pub fn group(data: &[u8]) {
             usize::from(test.finished),
             "one final status ends a test"
         );
+        tests.push((
+            test.test_id.clone(),
+            test.route_code.clone(),
+            test.finished,
+            packets,
+        ));
     };
     while let Some(item) = reader.next().unwrap() {
         if let Item::Packet(packet) = item {
-            if packet.test_id().is_none() {
-                continue;
-            }
-            given.push(packet.raw().to_vec());
-            if let Some(test) = grouper.add(&packet) {
-                take(&test, &mut got);
+            if let Some(test) = grouper.add(&packet).expect("the spill file works") {
+                take(&test, &mut tests);
                 grouper.recycle(test);
             }
+            assert!(
+                grouper.held() <= cap,
+                "held {} over the cap {cap}",
+                grouper.held()
+            );
+            assert!(
+                grouper.forced_out().is_none(),
+                "forced out with a working spill file"
+            );
         }
     }
     for test in grouper.finish() {
+        let test = test.expect("the spill file reads back");
         assert!(!test.finished);
-        take(&test, &mut got);
+        take(&test, &mut tests);
     }
     assert_eq!(grouper.open_tests(), 0);
+    tests
+}
+
+type GroupedTest = (String, Option<String>, bool, Vec<Vec<u8>>);
+
+/// The packets of a stream as the grouper of subunit-filter and
+/// subunit-2to1 sees them: every packet with a test id comes out in exactly
+/// one test, in stream order within it, and a test holds only its own.
+/// With a cap on what is held in memory (from the first byte; the rest
+/// goes to a temporary file), the tests handed on are exactly the same.
+pub fn group(data: &[u8]) {
+    let Some((&cap, stream)) = data.split_first() else {
+        return;
+    };
+    let unbounded = grouped(stream, Grouper::new(), usize::MAX);
+    let mut given: Vec<&[u8]> = Vec::new();
+    let mut reader = StreamReader::new(stream);
+    let mut all = Vec::new();
+    while let Some(item) = reader.next().unwrap() {
+        if let Item::Packet(packet) = item {
+            if packet.test_id().is_some() {
+                all.push(packet.raw().to_vec());
+            }
+        }
+    }
+    given.extend(all.iter().map(Vec::as_slice));
+    let mut got: Vec<&[u8]> = unbounded
+        .iter()
+        .flat_map(|t| t.3.iter().map(Vec::as_slice))
+        .collect();
     given.sort();
     got.sort();
     assert_eq!(given, got, "every packet in exactly one test");
+    let cap = usize::from(cap) * 64;
+    let capped = grouped(
+        stream,
+        Grouper::with_max_held(cap, &std::env::temp_dir()),
+        cap,
+    );
+    assert_eq!(unbounded, capped, "a cap on what is held changes nothing");
 }
 
 fn v1_events(text: &[u8]) -> Vec<V1Event> {
@@ -212,11 +258,11 @@ pub fn v1_roundtrip(data: &[u8]) {
             if packet.test_id().is_some()
                 && packet.status() != subunit_tools::codec::packet::Status::Exists
             {
-                tests.extend(grouper.add(&packet));
+                tests.extend(grouper.add(&packet).unwrap());
             }
         }
     }
-    tests.extend(grouper.finish());
+    tests.extend(grouper.finish().map(Result::unwrap));
     for test in tests.iter().filter(|t| v1_can_carry(t)) {
         let mut text = Vec::new();
         V1Writer.test(test, &mut text);
