@@ -8,12 +8,13 @@
 //! recently started first. `exists` packets and packets without a test id
 //! are not its business: callers deal with those before [`Grouper::add`].
 //!
-//! Only the packets of tests in progress are held; a finished test is
-//! lent to the caller ([`Grouper::ended`]) until the next one ends, when
-//! its memory is reused. What is held in memory is capped
-//! ([`Grouper::with_max_held`]): beyond the cap, the packets of the tests
-//! that started first go to a temporary file ([`SpillFile`]) until they
-//! end, when they are read back, so what is handed on is the same. Where
+//! Only the packets of tests in progress are held; a finished test's
+//! packets go to the caller, whose memory can be given back with
+//! [`Grouper::recycle`] (or are lent, [`Grouper::add_lending`]). What is
+//! held in memory is capped ([`Grouper::with_max_held`]): beyond the cap,
+//! the packets of the tests that started first go to a temporary file
+//! ([`SpillFile`]) until they end, when they are read back, so what is
+//! handed on is the same. Where
 //! the file cannot be written (a full disk), the test that started first
 //! is handed on before its end instead ([`Grouper::forced_out`]), so that
 //! memory stays bounded and nothing is lost.
@@ -196,11 +197,20 @@ impl Grouper {
         self.held
     }
 
-    /// Adds a packet of the test named in it; `true` if this packet ended
-    /// the test, which [`Grouper::ended`] then gives, with all its packets
-    /// (those in the temporary file read back). Packets without a test id
-    /// are ignored. An error: the temporary file could not be read back.
-    pub fn add(&mut self, packet: &Packet<'_>) -> io::Result<bool> {
+    /// Adds a packet of the test named in it; returns the test if this
+    /// packet ended it, with all its packets (those in the temporary file
+    /// read back). Packets without a test id are ignored. An error: the
+    /// temporary file could not be read back.
+    pub fn add(&mut self, packet: &Packet<'_>) -> io::Result<Option<Test>> {
+        let ended = self.add_lending(packet)?;
+        Ok(ended.then(|| std::mem::take(&mut self.ended)))
+    }
+
+    /// [`Grouper::add`], lending the test the packet ended
+    /// ([`Grouper::ended`], `true`) rather than giving it: its memory is
+    /// reused for the next one, and no test is moved about, for callers
+    /// that only write it out.
+    pub fn add_lending(&mut self, packet: &Packet<'_>) -> io::Result<bool> {
         let Some(test_id) = packet.test_id() else {
             return Ok(false);
         };
@@ -242,7 +252,8 @@ impl Grouper {
         Ok(false)
     }
 
-    /// The test the last [`Grouper::add`] that returned `true` ended.
+    /// The test the last [`Grouper::add_lending`] that returned `true`
+    /// ended.
     pub fn ended(&self) -> &Test {
         &self.ended
     }
@@ -282,8 +293,8 @@ impl Grouper {
         })
     }
 
-    /// Keeps a test's memory for reuse.
-    fn recycle(&mut self, test: Test) {
+    /// Gives a handed-on test's memory back for reuse.
+    pub fn recycle(&mut self, test: Test) {
         if self.spare.len() < 64 && test.packets.memory() <= MAX_SPARE_MEMORY {
             self.spare.push(test);
         }
@@ -444,7 +455,7 @@ mod tests {
         let mut grouper = Grouper::new();
         let mut done = Vec::new();
         each(&stream, |p| {
-            if grouper.add(p).unwrap() {
+            if grouper.add_lending(p).unwrap() {
                 let test = grouper.ended();
                 done.push((
                     test.test_id.clone(),
@@ -506,8 +517,9 @@ mod tests {
             ));
         };
         each(stream, |p| {
-            if grouper.add(p).unwrap() {
-                keep(grouper.ended(), &mut out);
+            if let Some(test) = grouper.add(p).unwrap() {
+                keep(&test, &mut out);
+                grouper.recycle(test);
             }
             while let Some(test) = grouper.forced_out() {
                 keep(&test, &mut out);
