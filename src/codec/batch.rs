@@ -2,7 +2,7 @@
 //! without decoding them again.
 
 use crate::codec::decode::decode;
-use crate::codec::packet::{Layout, Packet};
+use crate::codec::packet::{Layout, Packet, SIGNATURE};
 
 /// Packets copied out of the reader's buffer with their decoded layout.
 #[derive(Debug, Default)]
@@ -57,6 +57,9 @@ impl PacketBatch {
         let mut packets = Vec::new();
         let mut at = 0;
         while at < bytes.len() {
+            if bytes[at] != SIGNATURE {
+                return None;
+            }
             let packet = decode(&bytes[at..]).ok()??;
             packets.push((at, at + packet.len(), packet.layout()));
             at += packet.len();

@@ -148,7 +148,7 @@ pub fn carry(crc: u32, len: usize) -> u32 {
 /// Bytes between two checkpoints.
 const STEP: usize = 64;
 
-/// The CRC-32 of a buffer's bytes from an origin up to every [`STEP`]th
+/// The CRC-32 of a buffer's bytes from an origin up to every 64th
 /// byte after it, kept by stream offset so that it survives the buffer
 /// moving its bytes; see the module documentation. Pure: the caller hands
 /// in the bytes it holds.

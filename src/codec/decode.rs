@@ -16,7 +16,9 @@
 //! the caller can work out in time that does not grow with the length
 //! ([`decode_with`]), and only a candidate whose CRC matches has all its
 //! fields read. So a complete candidate that fails both is reported for its
-//! CRC.
+//! CRC. (A candidate whose CRC matches but whose fields do not hold still
+//! costs its walk through them: overlapping candidates could only each cost
+//! that if each carried a CRC made to match, which no damage does.)
 
 use std::fmt;
 
@@ -479,6 +481,31 @@ mod tests {
             }
         }
         assert_eq!(check_string("wörker-é日本".as_bytes(), Field::Tags), Ok(()));
+    }
+
+    #[test]
+    fn budgets_put_off_only_what_they_must() {
+        // More tags and string bytes than are looked at early: every prefix
+        // waits, the whole packet decodes.
+        let tags: Vec<String> = (0..3 * CHEAP_TAGS).map(|i| format!("tag-{i}")).collect();
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        let id = "t".repeat(4 * CHEAP_STRING_BYTES);
+        let mut bytes = Vec::new();
+        let event = crate::Event {
+            test_id: Some(&id),
+            tags: Some(&tags),
+            ..crate::Event::default()
+        };
+        crate::encode(&event, &mut bytes).unwrap();
+        for n in 1..bytes.len() {
+            assert_eq!(decode(&bytes[..n]), Ok(None), "prefix of {n}");
+        }
+        let packet = decode(&bytes).unwrap().unwrap();
+        assert_eq!(packet.tags().unwrap().count(), tags.len());
+        // A complete candidate failing both its CRC and a field: its CRC.
+        let last_tag = bytes.len() - 4 - tags.last().unwrap().len();
+        bytes[last_tag] = 0;
+        assert!(matches!(decode(&bytes), Err(Invalid::Crc { .. })));
     }
 
     #[test]

@@ -608,9 +608,8 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
                     }
                 }
                 Item::Packet(packet) => {
-                    if let Some(test) = held.add(&packet)? {
-                        write_test(&selection, &test, &mut made);
-                        held.recycle(test);
+                    if held.add(&packet)? {
+                        write_test(&selection, held.ended(), &mut made);
                     }
                     while let Some(test) = held.forced_out() {
                         let renamed = selection.rename(&test.test_id);

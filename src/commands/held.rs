@@ -63,23 +63,33 @@ impl HeldTests {
         }
     }
 
-    /// [`Grouper::add`]; its warnings go to stderr.
-    pub fn add(&mut self, packet: &Packet<'_>) -> Result<Option<Test>, Error> {
-        let added = self.grouper.add(packet).map_err(read_back_error);
+    /// [`Grouper::add_lending`]; its warnings go to stderr.
+    #[inline(always)]
+    pub fn add(&mut self, packet: &Packet<'_>) -> Result<bool, Error> {
+        let added = self.grouper.add_lending(packet);
+        if self.grouper.has_notice() {
+            self.tell();
+        }
+        added.map_err(read_back_error)
+    }
+
+    #[cold]
+    fn tell(&mut self) {
         while let Some(notice) = self.grouper.notice() {
             eprintln!("{}: warning: {notice}", self.command);
         }
-        added
     }
 
     /// [`Grouper::forced_out`].
+    #[inline]
     pub fn forced_out(&mut self) -> Option<Test> {
         self.grouper.forced_out()
     }
 
-    /// [`Grouper::recycle`].
-    pub fn recycle(&mut self, test: Test) {
-        self.grouper.recycle(test);
+    /// [`Grouper::ended`].
+    #[inline]
+    pub fn ended(&self) -> &Test {
+        self.grouper.ended()
     }
 
     /// [`Grouper::finish`].

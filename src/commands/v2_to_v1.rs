@@ -86,11 +86,10 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                 }
                 Item::Packet(packet) if packet.status() == Status::Exists => {}
                 Item::Packet(packet) => {
-                    if let Some(test) = held.add(&packet)? {
+                    if held.add(&packet)? {
                         text.clear();
-                        writer.test(&test, &mut text);
+                        writer.test(held.ended(), &mut text);
                         out.write_all(&text)?;
-                        held.recycle(test);
                     }
                     while let Some(test) = held.forced_out() {
                         text.clear();

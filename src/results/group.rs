@@ -10,10 +10,11 @@
 //!
 //! Only the packets of tests in progress are held; a finished test's
 //! packets go to the caller, whose memory can be given back with
-//! [`Grouper::recycle`]. What is held in memory is capped
-//! ([`Grouper::with_max_held`]): beyond the cap, the packets of the tests
-//! that started first go to a temporary file ([`SpillFile`]) until they
-//! end, when they are read back, so what is handed on is the same. Where
+//! [`Grouper::recycle`] (or are lent, [`Grouper::add_lending`]). What is
+//! held in memory is capped ([`Grouper::with_max_held`]): beyond the cap,
+//! the packets of the tests that started first go to a temporary file
+//! ([`SpillFile`]) until they end, when they are read back, so what is
+//! handed on is the same. Where
 //! the file cannot be written (a full disk), the test that started first
 //! is handed on before its end instead ([`Grouper::forced_out`]), so that
 //! memory stays bounded and nothing is lost.
@@ -128,6 +129,8 @@ pub struct Grouper {
     spilled_tests: usize,
     /// Tests handed on before their end.
     forced: VecDeque<Test>,
+    /// The test the last packet ended, lent to the caller.
+    ended: Test,
     /// Warnings for the caller to show.
     notices: VecDeque<String>,
     /// Whether the first spill was told.
@@ -177,6 +180,7 @@ impl Grouper {
             spill: SpillFile::new(dir),
             spilled_tests: 0,
             forced: VecDeque::new(),
+            ended: Test::default(),
             notices: VecDeque::new(),
             told: false,
         }
@@ -198,8 +202,17 @@ impl Grouper {
     /// read back). Packets without a test id are ignored. An error: the
     /// temporary file could not be read back.
     pub fn add(&mut self, packet: &Packet<'_>) -> io::Result<Option<Test>> {
+        let ended = self.add_lending(packet)?;
+        Ok(ended.then(|| std::mem::take(&mut self.ended)))
+    }
+
+    /// [`Grouper::add`], lending the test the packet ended
+    /// ([`Grouper::ended`], `true`) rather than giving it: its memory is
+    /// reused for the next one, and no test is moved about, for callers
+    /// that only write it out.
+    pub fn add_lending(&mut self, packet: &Packet<'_>) -> io::Result<bool> {
         let Some(test_id) = packet.test_id() else {
-            return Ok(None);
+            return Ok(false);
         };
         let route_code = packet.route_code();
         let hash = hash_key(test_id, route_code);
@@ -216,7 +229,9 @@ impl Grouper {
             test.packets.push(packet);
             test.finished = true;
             self.read_back(&mut test)?;
-            return Ok(Some(test));
+            let done = std::mem::replace(&mut self.ended, test);
+            self.recycle(done);
+            return Ok(true);
         }
         match self.open.find_mut(hash, is_this) {
             Some(test) => {
@@ -234,7 +249,13 @@ impl Grouper {
         if self.held > self.max_held {
             self.relieve()?;
         }
-        Ok(None)
+        Ok(false)
+    }
+
+    /// The test the last [`Grouper::add_lending`] that returned `true`
+    /// ended.
+    pub fn ended(&self) -> &Test {
+        &self.ended
     }
 
     /// A test handed on before its end because its packets could be
@@ -242,7 +263,15 @@ impl Grouper {
     /// packets so far, `finished` false. Its later packets make a test of
     /// their own. Ask after each [`Grouper::add`].
     pub fn forced_out(&mut self) -> Option<Test> {
+        if self.forced.is_empty() {
+            return None;
+        }
         self.forced.pop_front()
+    }
+
+    /// Whether [`Grouper::notice`] has one.
+    pub fn has_notice(&self) -> bool {
+        !self.notices.is_empty()
     }
 
     /// A warning to show (the first time tests went to the temporary file,
@@ -425,14 +454,18 @@ mod tests {
         ]);
         let mut grouper = Grouper::new();
         let mut done = Vec::new();
-        each(&stream, |p| done.extend(grouper.add(p).unwrap()));
-        assert_eq!(done.len(), 1);
-        assert_eq!(
-            (done[0].test_id.as_str(), done[0].route_code.as_deref()),
-            ("a", Some("1"))
-        );
-        assert_eq!(done[0].packets.len(), 2);
-        assert!(done[0].finished);
+        each(&stream, |p| {
+            if grouper.add_lending(p).unwrap() {
+                let test = grouper.ended();
+                done.push((
+                    test.test_id.clone(),
+                    test.route_code.clone(),
+                    test.packets.len(),
+                    test.finished,
+                ));
+            }
+        });
+        assert_eq!(done, [("a".to_string(), Some("1".to_string()), 2, true)]);
         let open: Vec<Test> = grouper.finish().map(Result::unwrap).collect();
         let names: Vec<_> = open
             .iter()
@@ -476,7 +509,7 @@ mod tests {
     fn hand_on(grouper: &mut Grouper, stream: &[u8]) -> (Vec<(String, bool, Vec<u8>)>, usize) {
         let mut out = Vec::new();
         let mut most = 0;
-        let keep = |test: Test, out: &mut Vec<_>| {
+        let keep = |test: &Test, out: &mut Vec<_>| {
             out.push((
                 test.test_id.clone(),
                 test.finished,
@@ -485,15 +518,16 @@ mod tests {
         };
         each(stream, |p| {
             if let Some(test) = grouper.add(p).unwrap() {
-                keep(test, &mut out);
+                keep(&test, &mut out);
+                grouper.recycle(test);
             }
             while let Some(test) = grouper.forced_out() {
-                keep(test, &mut out);
+                keep(&test, &mut out);
             }
             most = most.max(grouper.held());
         });
         for test in grouper.finish() {
-            keep(test.unwrap(), &mut out);
+            keep(&test.unwrap(), &mut out);
         }
         (out, most)
     }

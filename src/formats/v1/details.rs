@@ -18,6 +18,7 @@ const MAX_CHUNK_HEADER: usize = 18;
 impl V1Parser {
     /// Bytes of an open details block: a whole line, or a part of a long
     /// one (`starts_line` for its first part, `ends_line` for its last).
+    #[inline]
     pub(super) fn details_bytes(
         &mut self,
         bytes: &[u8],
@@ -39,7 +40,16 @@ impl V1Parser {
         } else {
             self.multipart_bytes(bytes, whole, ends_line, events);
         }
-        self.stream_if_large(events);
+        let held = match &self.state {
+            State::Simple { message, lines, .. } => {
+                message.len() + lines.as_ref().map_or(0, Vec::len)
+            }
+            State::Multipart { content, lines, .. } => content + lines.as_ref().map_or(0, Vec::len),
+            State::Outside | State::InTest => 0,
+        };
+        if held > MAX_HELD_BLOCK {
+            self.stream_held(events);
+        }
     }
 
     fn simple_bytes(
@@ -178,7 +188,11 @@ impl V1Parser {
                 None => (bytes, &b""[..]),
             };
             let begun = std::mem::take(header);
-            let whole_head = [&begun[..], head].concat();
+            let whole_head: std::borrow::Cow<'_, [u8]> = if begun.is_empty() {
+                head.into()
+            } else {
+                [&begun[..], head].concat().into()
+            };
             let digits = whole_head
                 .iter()
                 .take_while(|b| b.is_ascii_hexdigit())
@@ -195,12 +209,10 @@ impl V1Parser {
             if size == 0 {
                 let chunks = std::mem::take(chunks);
                 let (name, mime) = (std::mem::take(name), std::mem::take(mime));
-                let streaming = lines.is_none();
-                if !streaming {
-                    attachments.push((name.clone(), mime.clone(), chunks));
-                }
                 *part = Part::ContentType;
-                if streaming {
+                if lines.is_some() {
+                    attachments.push((name, mime, chunks));
+                } else {
                     self.send(name, mime, Vec::new(), true, events);
                 }
                 if !bytes.is_empty() {
@@ -256,9 +268,10 @@ impl V1Parser {
         }
     }
 
-    /// Once a block holds more than [`MAX_HELD_BLOCK`], sends what it holds
-    /// and gives up its lines: from then on it goes out as it comes.
-    fn stream_if_large(&mut self, events: &mut Vec<V1Event>) {
+    /// A block holds more than [`MAX_HELD_BLOCK`]: sends what it holds and
+    /// gives up its lines; from then on it goes out as it comes.
+    #[cold]
+    fn stream_held(&mut self, events: &mut Vec<V1Event>) {
         let V1Parser { state, current, .. } = self;
         let test_id = || current.clone().unwrap_or_default();
         match state {
@@ -267,19 +280,16 @@ impl V1Parser {
                 message,
                 lines,
             } => {
-                let held = message.len() + lines.as_ref().map_or(0, Vec::len);
-                if held > MAX_HELD_BLOCK {
-                    *lines = None;
-                    let (name, mime) = simple_attachment(*status);
-                    let bytes = std::mem::take(message);
-                    events.push(V1Event::File {
-                        test_id: test_id(),
-                        name: name.into(),
-                        mime: mime.into(),
-                        bytes,
-                        eof: false,
-                    });
-                }
+                *lines = None;
+                let (name, mime) = simple_attachment(*status);
+                let bytes = std::mem::take(message);
+                events.push(V1Event::File {
+                    test_id: test_id(),
+                    name: name.into(),
+                    mime: mime.into(),
+                    bytes,
+                    eof: false,
+                });
             }
             State::Multipart {
                 part,
@@ -288,10 +298,6 @@ impl V1Parser {
                 content,
                 ..
             } => {
-                let held = *content + lines.as_ref().map_or(0, Vec::len);
-                if held <= MAX_HELD_BLOCK {
-                    return;
-                }
                 *lines = None;
                 *content = 0;
                 let test_id = test_id();
