@@ -13,8 +13,8 @@ use std::thread;
 use clap::Parser;
 
 use crate::cli::{self, Error, ReadLog};
-use crate::codec::encode::{Event, encode};
-use crate::codec::packet::{Status, Timestamp};
+use crate::codec::encode::{EncodeError, Event, encode};
+use crate::codec::packet::{MAX_PACKET_LEN, Status, Timestamp};
 use crate::os;
 use crate::signals::{Blocked, Children, PassOn, Received, die_by};
 use crate::stream::pump::{Routing, pump, write_batches_until};
@@ -168,7 +168,12 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "COMMAND MODE",
-        "The command's test is in progress from its start; it ends as success when the \
+        "The command's test is named by --test-id, or by the command line, its words \
+         quoted where a shell would need it. A command line too long to name a test (a \
+         packet holds at most 4 MiB, the attachment that ends the test included) is cut \
+         at a character boundary and ended with … (U+2026), so that it stays valid UTF-8 \
+         and shows that it was cut.\n\n\
+         The command's test is in progress from its start; it ends as success when the \
          command exits with status 0, else as fail with an exit-status attachment that \
          gives the status or the signal that killed it. Its output is attached to it \
          only when --test-id is given, so that by default subunit-stats passes it \
@@ -324,17 +329,9 @@ fn command_line(command: &[OsString]) -> String {
 }
 
 fn run_command(args: &Args) -> Result<ExitCode, Error> {
-    let test_id = args
-        .test_id
-        .clone()
-        .unwrap_or_else(|| command_line(&args.command));
     let stdout_wrapper = wrapper(wrap_options(args, "stdout"))?;
     let stderr_wrapper = wrapper(wrap_options(args, "stderr"))?;
-    let report = TestReport {
-        test_id: &test_id,
-        route_code: args.route_code.as_deref(),
-        timestamps: !args.no_timestamps,
-    };
+    let report = TestReport::new(args)?;
     let mut out = cli::stdout();
     let mut made = Vec::new();
     // Blocked before any thread starts, and taken once the command runs:
@@ -350,9 +347,10 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
     let mut child = match children.spawn(&mut command) {
         Ok(child) => child,
         Err(err) => {
+            let program = args.command[0].to_string_lossy();
             let why = format!(
                 "cannot run {}: {}",
-                args.command[0].to_string_lossy(),
+                cli::shortened(&program, 200),
                 os::io_message(&err)
             );
             eprintln!("{NAME}: {why}");
@@ -460,28 +458,99 @@ fn outcome(status: ExitStatus, received: &Received) -> (Status, Option<String>, 
 }
 
 /// The packets of the command's own test.
-struct TestReport<'a> {
-    test_id: &'a str,
-    route_code: Option<&'a str>,
+struct TestReport {
+    test_id: String,
+    route_code: Option<String>,
     timestamps: bool,
 }
 
-impl TestReport<'_> {
-    fn status(&self, status: Status, why: Option<&str>, out: &mut Vec<u8>) {
-        let why = why.map(|w| format!("{w}\n"));
-        let event = Event {
+/// Room for the exit-status note in the packet that ends the command's
+/// test, when the id's length is checked: notes are one line of a few
+/// dozen bytes (one naming a program that cannot run is cut short).
+const NOTE_ROOM: usize = 512;
+
+impl TestReport {
+    /// The command's test, named by --test-id or by the command line. A
+    /// command line too long for a packet (4 MiB, with the attachment that
+    /// ends the test) is cut short and ended with `…`; an id given that
+    /// long is refused.
+    fn new(args: &Args) -> Result<TestReport, Error> {
+        let mut report = TestReport {
+            test_id: args
+                .test_id
+                .clone()
+                .unwrap_or_else(|| command_line(&args.command)),
+            route_code: args.route_code.clone(),
+            timestamps: !args.no_timestamps,
+        };
+        if report.fits() {
+            return Ok(report);
+        }
+        let too_long = || {
+            Error::Usage(format!(
+                "--test-id is too long for a packet ({MAX_PACKET_LEN} bytes) with the \
+                 command's exit status"
+            ))
+        };
+        if args.test_id.is_some() {
+            return Err(too_long());
+        }
+        let whole = std::mem::take(&mut report.test_id);
+        let mut scratch = Vec::new();
+        report.encode_last(&mut scratch).map_err(|_| too_long())?;
+        // The id's length field and the packet's may each grow by 2 bytes.
+        let mut room = MAX_PACKET_LEN.saturating_sub(scratch.len() + 4);
+        loop {
+            report.test_id = cli::shortened(&whole, room).into_owned();
+            if report.fits() {
+                return Ok(report);
+            }
+            room = room.checked_sub(16).ok_or_else(too_long)?;
+        }
+    }
+
+    /// Whether the largest packet of the test, the last, is one packet.
+    fn fits(&self) -> bool {
+        let mut scratch = Vec::new();
+        self.encode_last(&mut scratch).is_ok() && scratch.len() <= MAX_PACKET_LEN
+    }
+
+    fn encode_last(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let note = "x".repeat(NOTE_ROOM);
+        // The longest a timestamp is encoded.
+        let latest = Timestamp {
+            seconds: u32::MAX,
+            nanos: 999_999_999,
+        };
+        let time = self.timestamps.then_some(latest);
+        encode(&self.event(Status::Fail, Some(&note), time), out)
+    }
+
+    fn event<'a>(
+        &'a self,
+        status: Status,
+        why: Option<&'a str>,
+        timestamp: Option<Timestamp>,
+    ) -> Event<'a> {
+        Event {
             status,
             runnable: true,
             eof: why.is_some(),
-            timestamp: self.timestamps.then(Timestamp::now),
-            test_id: Some(self.test_id),
-            mime: why.as_ref().map(|_| "text/plain; charset=utf8"),
-            file: why.as_deref().map(|w| ("exit-status", w.as_bytes())),
-            route_code: self.route_code,
+            timestamp,
+            test_id: Some(&self.test_id),
+            mime: why.map(|_| "text/plain; charset=utf8"),
+            file: why.map(|w| ("exit-status", w.as_bytes())),
+            route_code: self.route_code.as_deref(),
             ..Event::default()
-        };
-        // The wrappers were made with the same names, so encoding works.
-        encode(&event, out).expect("names checked by Wrapper::new");
+        }
+    }
+
+    fn status(&self, status: Status, why: Option<&str>, out: &mut Vec<u8>) {
+        let why = why.map(|w| format!("{w}\n"));
+        // Checked by TestReport::new; a longer note is split, as file
+        // content is, so this cannot fail.
+        let time = self.timestamps.then(Timestamp::now);
+        encode(&self.event(status, why.as_deref(), time), out).expect("the test id is checked");
     }
 }
 
