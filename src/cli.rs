@@ -2,7 +2,6 @@
 //! line or stdin, one buffered stdout, `COMMAND: message` errors, exit
 //! status 2 for usage and I/O errors, quiet status 0 on a closed stdout.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, StdoutLock};
@@ -268,22 +267,6 @@ fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// `text` cut to at most `max` bytes at a character boundary and ended
-/// with `…` when cut, so that it stays valid UTF-8 and shows it was cut:
-/// for a test id too long for a packet, or one too long to show whole in
-/// a message.
-pub fn shortened(text: &str, max: usize) -> Cow<'_, str> {
-    const ELLIPSIS: &str = "…";
-    if text.len() <= max {
-        return Cow::Borrowed(text);
-    }
-    let mut end = max.saturating_sub(ELLIPSIS.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}{ELLIPSIS}", &text[..end]))
-}
-
 /// What reading the inputs of a run saw, reported once at the end: the
 /// damaged packets over all inputs (SPEC 2.5), and the inputs that held no
 /// packet at all but looked like subunit v1 text
@@ -438,18 +421,6 @@ mod tests {
                 .unwrap_err()
                 .contains("too large")
         );
-    }
-
-    #[test]
-    fn shortened_text_stays_utf8_and_within_the_limit() {
-        assert_eq!(shortened("short", 10), "short");
-        assert_eq!(shortened("abcdefghij", 10), "abcdefghij");
-        assert_eq!(shortened("abcdefghijk", 10), "abcdefg…");
-        // Not inside the two bytes of é.
-        assert_eq!(shortened("abcdeéfghijk", 10), "abcdeé…");
-        let cut = shortened("abcdeféghijk", 10);
-        assert_eq!(cut, "abcdef…");
-        assert!(cut.len() <= 10);
     }
 
     #[test]

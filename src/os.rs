@@ -1,10 +1,11 @@
 //! What the operating system reports, in words people read: I/O errors
 //! without Rust's errno suffix, signal names, a child's exit status as a
-//! shell gives it; and the processes below this one, to stop what a
-//! child leaves running.
+//! shell gives it, text cut short for a message; and the processes below
+//! this one, to stop what a child leaves running.
 //!
 //! Layer: the bottom one; uses nothing else of the crate.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -48,6 +49,22 @@ pub fn unlinked_temp_file(dir: &Path) -> io::Result<File> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary and ended
+/// with `…` when cut, so that it stays valid UTF-8 and shows it was cut:
+/// for a test id too long for a packet, or one too long to show whole in
+/// a message.
+pub fn shortened(text: &str, max: usize) -> Cow<'_, str> {
+    const ELLIPSIS: &str = "…";
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max.saturating_sub(ELLIPSIS.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{ELLIPSIS}", &text[..end]))
 }
 
 /// An I/O error's message without Rust's " (os error N)" suffix.
@@ -337,6 +354,18 @@ mod tests {
         assert!(output_closed(writer.as_fd()));
         let file = std::fs::File::open(file!()).unwrap();
         assert!(!output_closed(file.as_fd()));
+    }
+
+    #[test]
+    fn shortened_text_stays_utf8_and_within_the_limit() {
+        assert_eq!(shortened("short", 10), "short");
+        assert_eq!(shortened("abcdefghij", 10), "abcdefghij");
+        assert_eq!(shortened("abcdefghijk", 10), "abcdefg…");
+        // Not inside the two bytes of é.
+        assert_eq!(shortened("abcdeéfghijk", 10), "abcdeé…");
+        let cut = shortened("abcdeféghijk", 10);
+        assert_eq!(cut, "abcdef…");
+        assert!(cut.len() <= 10);
     }
 
     #[test]

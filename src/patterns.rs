@@ -19,7 +19,8 @@
 use regex::{Regex, RegexBuilder};
 use regex_syntax::hir::{Hir, HirKind};
 
-use crate::cli::{Error, shortened};
+use crate::cli::Error;
+use crate::os::shortened;
 
 /// The most characters and classes a pattern may stand for, with its
 /// counted repetitions written out.

@@ -356,3 +356,41 @@ fn ordinary_and_bounded_regular_expressions_still_work() {
         eprintln!("{args:?} took {:?}", started.elapsed());
     }
 }
+
+/// A test handed on before its end (--max-held, no room for a temporary
+/// file) is renamed too: it keeps its old id the same way.
+#[test]
+fn a_test_handed_on_early_keeps_its_old_id_when_renamed_too_long() {
+    let long = format!("a.{}", "x".repeat(2 * 1024 * 1024));
+    let input = test_packets(&long, Status::Fail);
+    let mut cmd = ours("subunit-filter");
+    cmd.args([
+        "--no-passthrough",
+        "--max-held",
+        "1K",
+        "--rename",
+        "x",
+        "xxx",
+    ])
+    .env("TMPDIR", "/nonexistent/subunit-tools-test");
+    let out = run_with_input(cmd, &input);
+    let stderr = stderr_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr:.500}");
+    let ids: Vec<String> = packet_ids(&out.stdout).into_iter().flatten().collect();
+    assert_eq!(ids.len(), 3, "{stderr:.500}");
+    assert!(
+        ids.iter().all(|id| *id == long),
+        "the old id in every packet"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("subunit-filter: warning: ") && l.contains("renamed test id")),
+        "{stderr:.500}"
+    );
+    assert!(
+        stderr.len() < 2000,
+        "ids are cut short in messages: {} bytes",
+        stderr.len()
+    );
+}

@@ -15,6 +15,7 @@ use crate::codec::encode::{EncodeError, Event, encode};
 use crate::codec::packet::{Packet, Status};
 use crate::commands::held::{HeldArgs, HeldTests, held_man};
 use crate::formats::v1::ContentType;
+use crate::os;
 use crate::patterns;
 use crate::results::group::Test;
 use crate::stream::reader::{Item, StreamReader};
@@ -658,7 +659,7 @@ impl Unencodable {
     fn add(&mut self, old_id: &str) {
         self.count += 1;
         self.first
-            .get_or_insert_with(|| cli::shortened(old_id, 100).into_owned());
+            .get_or_insert_with(|| os::shortened(old_id, 100).into_owned());
     }
 
     fn report(&self) {

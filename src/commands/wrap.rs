@@ -376,7 +376,7 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
             let program = args.command[0].to_string_lossy();
             let why = format!(
                 "cannot run {}: {}",
-                cli::shortened(&program, 200),
+                os::shortened(&program, 200),
                 os::io_message(&err)
             );
             eprintln!("{NAME}: {why}");
@@ -627,7 +627,7 @@ impl TestReport {
         // The id's length field and the packet's may each grow by 2 bytes.
         let mut room = MAX_PACKET_LEN.saturating_sub(scratch.len() + 4);
         loop {
-            report.test_id = cli::shortened(&whole, room).into_owned();
+            report.test_id = os::shortened(&whole, room).into_owned();
             if report.fits() {
                 return Ok(report);
             }
