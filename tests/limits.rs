@@ -394,3 +394,40 @@ fn a_test_handed_on_early_keeps_its_old_id_when_renamed_too_long() {
         stderr.len()
     );
 }
+
+// ---------------------------------------------------------------------
+// subunit-1to2: a v1 test name too long for a packet
+// ---------------------------------------------------------------------
+
+#[test]
+fn a_v1_test_name_too_long_for_a_packet_is_cut_short_in_each_packet() {
+    // Shorter than the 4 MiB a v1 line may be, longer than an id in a
+    // packet may be.
+    for len in [MAX_PACKET_LEN - 8, MAX_PACKET_LEN - 70_000] {
+        let name = "t".repeat(len);
+        let v1 = format!(
+            "test: {name}\ntags: slow\nfailure: {name} [\ntraceback\n]\ntest: b\nsuccess: b\n"
+        );
+        let out = run_with_input(ours("subunit-1to2"), v1.as_bytes());
+        let stderr = stderr_text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr:.300}");
+        let ids: Vec<String> = packet_ids(&out.stdout).into_iter().flatten().collect();
+        let long: Vec<&String> = ids.iter().filter(|id| id.starts_with("ttt")).collect();
+        assert!(
+            long.len() >= 3,
+            "in progress, traceback, failure: {}",
+            long.len()
+        );
+        assert!(
+            long.iter().all(|id| *id == long[0]),
+            "one id in every packet"
+        );
+        if len > MAX_PACKET_LEN - 65536 {
+            let kept = long[0].strip_suffix('…').expect("cut short with …");
+            assert!(name.starts_with(kept));
+        } else {
+            assert_eq!(*long[0], name, "a name that fits is kept whole");
+        }
+        assert_eq!(ids.last().map(String::as_str), Some("b"));
+    }
+}
