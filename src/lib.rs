@@ -11,8 +11,9 @@
 //! - [`stream`]: the recovering [`StreamReader`] over any `Read`, chatter
 //!   wrapped into packets, inputs pumped to one writer.
 //! - [`ports`]: port-alloc's leased free ports (uses only [`os`]).
-//! - [`signals`] and [`cli`]: what commands share (signals taken by one
-//!   thread; inputs, stdout, errors and exit codes).
+//! - [`signals`], [`cli`] and [`patterns`]: what commands share (signals
+//!   taken by one thread; inputs, stdout, errors and exit codes; regular
+//!   expressions from the command line, within limits).
 //! - [`commands`]: one module per command; `src/bin/` only calls them.
 
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@ pub mod codec;
 pub mod commands;
 pub mod formats;
 pub mod os;
+pub mod patterns;
 pub mod ports;
 pub mod results;
 pub mod signals;

@@ -9,9 +9,11 @@
 //! afterwards which signals came, so it can end as the child did. With
 //! [`Blocked::pass_on_stopping`] the thread also stops the children that
 //! outlive a signal ([`Stop`]), and [`Children::end_group`] what a child
-//! leaves running in its process group.
+//! leaves running in its process group. Output written through
+//! [`WholeWrites`] stays whole packets when a signal ends the process from
+//! that thread ([`die_by`]).
 
-use std::io;
+use std::io::{self, Write};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -187,12 +189,15 @@ impl Blocked {
                         // foreground group has reached the children
                         // already: sending it again would make them see
                         // it twice.
-                        PassOn::ToChildren => {
+                        PassOn::ToChildren | PassOn::ToChildrenAndBelow => {
                             // With every child ended, nobody is left to
                             // act on it (what a child started may still
                             // hold its output open): the command must.
                             if !children.signal_running(signal, sent_to_us, Target::Process) {
                                 seen.unanswered.store(signal, Ordering::SeqCst);
+                            }
+                            if how == PassOn::ToChildrenAndBelow && sent_to_us {
+                                children.signal_below(signal);
                             }
                         }
                         // The children's groups are not the terminal's:
@@ -243,13 +248,19 @@ pub enum PassOn {
     /// The children run in process groups of their own: pass every signal
     /// on to their groups, start no more children, and end by the signal.
     ToGroupsThenDie,
+    /// As [`PassOn::ToChildren`], and to every other process below us
+    /// (what the children started, and the orphans adopted with
+    /// [`crate::os::adopt_orphans`]), as the terminal's signals reach a
+    /// whole process group: a shell waiting for its command, which leaves
+    /// SIGINT to it, would otherwise go on.
+    ToChildrenAndBelow,
 }
 
 impl PassOn {
     /// Where signals for a child go.
     fn target(self) -> Target {
         match self {
-            PassOn::ToChildren => Target::Process,
+            PassOn::ToChildren | PassOn::ToChildrenAndBelow => Target::Process,
             PassOn::ToGroups | PassOn::ToGroupsThenDie => Target::Group,
         }
     }
@@ -399,6 +410,14 @@ impl Children {
         send(&registry, signal, target);
     }
 
+    /// Sends `signal` to every process below us but the children on the
+    /// list (signalled on their own), under the lock, so that none of them
+    /// is reaped meanwhile and its pid given to a process below us.
+    fn signal_below(&self, signal: i32) {
+        let registry = self.lock();
+        crate::os::signal_descendants(signal, &registry.pids);
+    }
+
     /// [`Children::signal`], and no child starts after it.
     fn close_and_signal(&self, signal: i32, target: Target) {
         let mut registry = self.lock();
@@ -539,9 +558,51 @@ impl Received {
     }
 }
 
+/// Held while whole packets are written to standard output through
+/// [`WholeWrites`], so that [`die_by`] does not end the process half way.
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// How long [`die_by`] waits for a write through [`WholeWrites`] to end: a
+/// reader that takes nothing for that long would keep us alive for ever.
+const WHOLE_WRITE_WAIT: Duration = Duration::from_secs(2);
+
+/// Output whose writes, each a whole number of packets, [`die_by`] lets
+/// end before it ends the process from another thread (subunit-mux's
+/// signal thread), so that the output stays whole packets.
+pub struct WholeWrites<W>(pub W);
+
+impl<W: Write> Write for WholeWrites<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.flush()
+    }
+}
+
 /// Ends the process by `signal`, as if it had not been caught, so that the
-/// parent sees the signal.
+/// parent sees the signal: once a write through [`WholeWrites`] has ended
+/// (waiting at most [`WHOLE_WRITE_WAIT`]), and no other can start.
 pub fn die_by(signal: i32) -> ! {
+    let deadline = Instant::now() + WHOLE_WRITE_WAIT;
+    let _no_more_writes = loop {
+        match WRITING.try_lock() {
+            Ok(guard) => break Some(guard),
+            Err(std::sync::TryLockError::Poisoned(e)) => break Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => break None,
+        }
+    };
     // SAFETY: restoring the default action and unblocking the signal in
     // this thread, then sending it to this thread: other threads may still
     // wait for it with sigwaitinfo and must not take it instead.

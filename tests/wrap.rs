@@ -688,15 +688,18 @@ fn a_signal_to_wrap_reaches_the_command_and_wrap_ends_by_it() {
 /// output open after it ended: a signal must still end subunit-wrap, with
 /// whole packets and the command's result last, whether it came before
 /// the command ended (and was passed on) or after (nobody else to take it).
+/// The signal reaches that process too: here it ignores it.
 #[test]
 fn a_signal_ends_wrap_though_what_the_command_started_holds_its_output() {
     use std::os::unix::process::ExitStatusExt;
     for after_the_end in [false, true] {
         let dir = TempDir::new(&format!("held-open-{after_the_end}"));
-        let (pid_file, bg_file) = (dir.path("pid"), dir.path("bg"));
+        let (pid_file, bg_file, ignoring) = (dir.path("pid"), dir.path("bg"), dir.path("ignoring"));
         let ending = if after_the_end { "exit 0" } else { "wait" };
         let script = format!(
-            "sleep 60 & echo $! > '{}'; echo ready; echo $$ > '{}'; {ending}",
+            "(trap '' TERM; echo > '{}'; exec sleep 60) & echo $! > '{}'; echo ready; \
+             echo $$ > '{}'; {ending}",
+            ignoring.display(),
             bg_file.display(),
             pid_file.display()
         );
@@ -711,6 +714,7 @@ fn a_signal_ends_wrap_though_what_the_command_started_holds_its_output() {
             }
         }
         let _held_by = Kill(pid_in(&bg_file));
+        line_in(&ignoring);
         if after_the_end {
             assert!(gone_within(child), "the command ended");
         }

@@ -11,10 +11,12 @@ use clap::{ArgMatches, FromArgMatches, Parser};
 use regex::Regex;
 
 use crate::cli::{self, Error, ReadLog};
-use crate::codec::encode::{Event, encode};
+use crate::codec::encode::{EncodeError, Event, encode};
 use crate::codec::packet::{Packet, Status};
 use crate::commands::held::{HeldArgs, HeldTests, held_man};
 use crate::formats::v1::ContentType;
+use crate::os;
+use crate::patterns;
 use crate::results::group::Test;
 use crate::stream::reader::{Item, StreamReader};
 use crate::stream::wrap::{WrapOptions, Wrapper};
@@ -169,6 +171,15 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "its packets so far are forwarded as they are (renamed by --rename), \
          whatever the selection, and its later packets are selected as a test of their own."
     ),
+    ("REGULAR EXPRESSIONS", patterns::LIMITS_MAN),
+    (
+        "RENAMING",
+        "--rename applies its replacements in order to every test id. A test whose new \
+         id is too long for a packet (4 MiB) keeps its old id, in every one of its \
+         packets, so that nothing is lost; one warning on standard error at the end \
+         counts such ids and shows the first, and the exit status stays 0. \
+         (python-subunit stops there with a ValueError traceback.)",
+    ),
     cli::V1_INPUT_MAN,
     (
         "DIFFERENCES FROM PYTHON-SUBUNIT",
@@ -298,9 +309,8 @@ impl Selection {
             .rename
             .chunks(2)
             .map(|pair| {
-                let from =
-                    Regex::new(&python_pattern(&pair[0])).map_err(|e| regex_error(&pair[0], &e))?;
-                let to = python_replacement(&pair[1], &from).map_err(|why| {
+                let from = patterns::compile("--rename", &pair[0])?;
+                let to = patterns::python_replacement(&pair[1], &from).map_err(|why| {
                     Error::Usage(format!("invalid --rename replacement '{}': {why}", pair[1]))
                 })?;
                 Ok((from, to))
@@ -310,8 +320,8 @@ impl Selection {
             switches: Switches::resolve(matches),
             with_tags: args.with_tags.clone(),
             without_tags: args.without_tags.clone(),
-            with: join_patterns(&args.with)?,
-            without: join_patterns(&args.without)?,
+            with: patterns::compile_any_multiline("--with", &args.with)?,
+            without: patterns::compile_any_multiline("--without", &args.without)?,
             expected_failures,
             renames,
         })
@@ -399,115 +409,6 @@ impl Selection {
     }
 }
 
-/// A pattern of --with or --without: python-subunit compiles them with
-/// re.MULTILINE.
-fn compile(pattern: &str) -> Result<Regex, Error> {
-    Regex::new(&format!("(?m){}", python_pattern(pattern))).map_err(|e| regex_error(pattern, &e))
-}
-
-/// Python's `\Z` (end of text) is the regex crate's `\z`.
-fn python_pattern(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('Z') => out.push_str("\\z"),
-                Some(next) => {
-                    out.push('\\');
-                    out.push(next);
-                }
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// One line naming the pattern and the problem (the regex crate's message
-/// spans several lines and shows the pattern as compiled).
-fn regex_error(pattern: &str, err: &regex::Error) -> Error {
-    let text = err.to_string();
-    let why = text
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("error: "))
-        .unwrap_or_else(|| text.lines().next().unwrap_or_default());
-    Error::Usage(format!("invalid regular expression '{pattern}': {why}"))
-}
-
-/// python-subunit joins the patterns of an option with `|`.
-fn join_patterns(patterns: &[String]) -> Result<Option<Regex>, Error> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    for p in patterns {
-        compile(p)?; // name the bad one
-    }
-    compile(&patterns.join("|")).map(Some)
-}
-
-/// A Python `re.sub` replacement (`\1`, `\g<1>`, `\g<name>`, `\\`, `\n`)
-/// in the regex crate's syntax (`${1}`, `${name}`, `$$`), refused where
-/// Python refuses it: a group `from` does not have, an unknown escape of a
-/// letter, `\0` (a NUL, which test ids cannot hold).
-fn python_replacement(python: &str, from: &Regex) -> Result<String, String> {
-    let groups = from.captures_len();
-    let mut out = String::new();
-    let mut chars = python.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' => match chars.next() {
-                Some('0') => return Err("\\0 would put a NUL byte in a test id".into()),
-                Some(d) if d.is_ascii_digit() => {
-                    let mut group = d.to_string();
-                    if let Some(&e) = chars.peek().filter(|e| e.is_ascii_digit()) {
-                        group.push(e);
-                        chars.next();
-                    }
-                    if group.parse::<usize>().map_or(true, |g| g >= groups) {
-                        return Err(format!("invalid group reference {group}"));
-                    }
-                    out.push_str(&format!("${{{group}}}"));
-                }
-                Some('g') if chars.peek() == Some(&'<') => {
-                    chars.next();
-                    let name: String = chars.by_ref().take_while(|&c| c != '>').collect();
-                    let known = match name.parse::<usize>() {
-                        Ok(g) => g < groups,
-                        Err(_) => from.capture_names().flatten().any(|n| n == name),
-                    };
-                    if !known {
-                        return Err(format!("unknown group name '{name}'"));
-                    }
-                    out.push_str(&format!("${{{name}}}"));
-                }
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('r') => out.push('\r'),
-                Some('f') => out.push('\u{c}'),
-                Some('v') => out.push('\u{b}'),
-                Some('a') => out.push('\u{7}'),
-                Some('b') => out.push('\u{8}'),
-                Some('\\') => out.push('\\'),
-                Some(letter) if letter.is_ascii_alphabetic() => {
-                    return Err(format!("bad escape \\{letter}"));
-                }
-                Some(other) => {
-                    out.push('\\');
-                    out.push(other);
-                }
-                None => out.push('\\'),
-            },
-            c => out.push(c),
-        }
-    }
-    Ok(out)
-}
-
 /// `str(details)` in python-subunit: the dict of attachments by name, each
 /// `<Content type=TYPE, value=b'...'>`.
 fn python_details(test: &Test) -> String {
@@ -589,6 +490,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     let mut made = Vec::new();
     let mut held = HeldTests::new(NAME, &args.held);
     let mut log = ReadLog::default();
+    let mut renames = Unencodable::default();
     for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
@@ -603,19 +505,20 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
                 Item::Packet(packet) if packet.status() == Status::Exists => {
                     let renamed = selection.rename(packet.test_id().unwrap_or_default());
                     let tags: Vec<&str> = packet.tags().map(Iterator::collect).unwrap_or_default();
-                    if selection.lists(&renamed, &tags) {
-                        write_packet(&packet, Some(&renamed), None, &mut made);
+                    if selection.lists(&renamed, &tags)
+                        && write_packet(&packet, Some(&renamed), None, &mut made).is_err()
+                    {
+                        // Nothing was appended: it goes on as it was.
+                        renames.add(packet.test_id().unwrap_or_default());
+                        made.extend_from_slice(packet.raw());
                     }
                 }
                 Item::Packet(packet) => {
                     if held.add(&packet)? {
-                        write_test(&selection, held.ended(), &mut made);
+                        write_test(&selection, held.ended(), &mut renames, &mut made);
                     }
                     while let Some(test) = held.forced_out() {
-                        let renamed = selection.rename(&test.test_id);
-                        test.packets
-                            .iter()
-                            .for_each(|p| write_packet(&p, Some(&renamed), None, &mut made));
+                        forward_forced_out(&selection, &test, &mut renames, &mut made);
                     }
                 }
                 Item::Chatter(chatter) => {
@@ -638,27 +541,67 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
         log.add_reader(&reader);
     }
     for test in held.finish() {
-        write_test(&selection, &test?, &mut made);
+        write_test(&selection, &test?, &mut renames, &mut made);
     }
     wrapper.finish(&mut made);
     out.write_all(&made)?;
     out.flush()?;
     log.report(NAME);
+    renames.report();
     Ok(ExitCode::SUCCESS)
 }
 
 /// Writes a kept test's packets: as they were, unless renamed or fixed up.
-fn write_test(selection: &Selection, test: &Test, out: &mut Vec<u8>) {
+/// A test whose new id cannot be encoded (too long for a packet) keeps its
+/// old id in every packet, and `renames` counts it.
+fn write_test(selection: &Selection, test: &Test, renames: &mut Unencodable, out: &mut Vec<u8>) {
     let verdict = selection.verdict(test);
-    if !verdict.keep {
-        return;
+    if verdict.keep {
+        write_kept(test, &verdict, renames, out);
     }
+}
+
+/// Forwards the packets so far of a test forced out of holding, as they
+/// are but renamed (see TESTS IN PROGRESS).
+fn forward_forced_out(
+    selection: &Selection,
+    test: &Test,
+    renames: &mut Unencodable,
+    out: &mut Vec<u8>,
+) {
+    let renamed = selection.rename(&test.test_id);
+    let verdict = Verdict {
+        keep: true,
+        status: None,
+        test_id: (renamed != test.test_id).then_some(renamed),
+    };
+    write_kept(test, &verdict, renames, out);
+}
+
+/// [`write_test`] once the test is kept.
+fn write_kept(test: &Test, verdict: &Verdict, renames: &mut Unencodable, out: &mut Vec<u8>) {
+    let start = out.len();
+    if write_test_as(test, verdict, verdict.test_id.as_deref(), out).is_err() {
+        out.truncate(start);
+        renames.add(&test.test_id);
+        // Its own id came in packets, so it encodes with them again.
+        write_test_as(test, verdict, None, out).expect("the packets' own ids encode");
+    }
+}
+
+/// Writes a kept test's packets with `test_id` (`None`: their own).
+fn write_test_as(
+    test: &Test,
+    verdict: &Verdict,
+    test_id: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
     let last = test.packets.len().saturating_sub(1);
     let mut last_timestamp = None;
     for (i, packet) in test.packets.iter().enumerate() {
         last_timestamp = packet.timestamp().or(last_timestamp);
         let status = verdict.status.filter(|_| test.finished && i == last);
-        write_packet(&packet, verdict.test_id.as_deref(), status, out);
+        write_packet(&packet, test_id, status, out)?;
     }
     if let (Some(status), false) = (verdict.status, test.finished) {
         // The stream ended first: the expected failure is said here.
@@ -666,12 +609,13 @@ fn write_test(selection: &Selection, test: &Test, out: &mut Vec<u8>) {
             status,
             runnable: true,
             timestamp: last_timestamp,
-            test_id: Some(verdict.test_id.as_deref().unwrap_or(&test.test_id)),
+            test_id: Some(test_id.unwrap_or(&test.test_id)),
             route_code: test.route_code.as_deref(),
             ..Event::default()
         };
-        encode(&event, out).expect("ids came from packets");
+        encode(&event, out)?;
     }
+    Ok(())
 }
 
 /// Appends a packet, written anew only if its test id or status changes.
@@ -680,11 +624,11 @@ fn write_packet(
     test_id: Option<&str>,
     status: Option<Status>,
     out: &mut Vec<u8>,
-) {
+) -> Result<(), EncodeError> {
     let test_id = test_id.filter(|id| Some(*id) != packet.test_id());
     if test_id.is_none() && status.is_none() {
         out.extend_from_slice(packet.raw());
-        return;
+        return Ok(());
     }
     let tags: Option<Vec<&str>> = packet.tags().map(Iterator::collect);
     let event = Event {
@@ -698,43 +642,43 @@ fn write_packet(
         file: packet.file().map(|f| (f.name, f.content)),
         route_code: packet.route_code(),
     };
-    if encode(&event, out).is_err() {
-        // A rename made the id unencodable (a NUL, or too long): keep the
-        // packet as it was rather than lose it.
-        out.extend_from_slice(packet.raw());
+    encode(&event, out)
+}
+
+/// The renamed test ids that could not be encoded (too long for a packet),
+/// reported once at the end.
+#[derive(Debug, Default)]
+struct Unencodable {
+    count: u64,
+    first: Option<String>,
+}
+
+impl Unencodable {
+    /// A test (or an exists packet) of `old_id` kept that id.
+    fn add(&mut self, old_id: &str) {
+        self.count += 1;
+        self.first
+            .get_or_insert_with(|| os::shortened(old_id, 100).into_owned());
+    }
+
+    fn report(&self) {
+        let Some(first) = &self.first else { return };
+        let (ids, kept) = if self.count == 1 {
+            ("id is", "that test kept its old id")
+        } else {
+            ("ids are", "those tests kept their old ids")
+        };
+        eprintln!(
+            "{NAME}: warning: {} renamed test {ids} too long for a packet (4 MiB); {kept} \
+             (the first: {first})",
+            self.count
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn python_replacements_translate() {
-        let re = compile(r"^(?P<name>tests)\.(\w+)").unwrap();
-        let to = |r: &str| python_replacement(r, &re);
-        assert_eq!(to(r"\1.x").unwrap(), "${1}.x");
-        assert_eq!(to(r"\g<name>-\g<2>").unwrap(), "${name}-${2}");
-        assert_eq!(to(r"a$b\\c").unwrap(), "a$$b\\c");
-        assert!(to(r"\3").is_err(), "no third group");
-        assert!(to(r"\g<other>").is_err());
-        assert!(to(r"\d").is_err(), "bad escape");
-        assert!(to(r"\0").is_err());
-        assert_eq!(
-            re.replace_all("tests.api.X", to(r"t.\2").unwrap().as_str()),
-            "t.api.X"
-        );
-    }
-
-    #[test]
-    fn regex_errors_are_one_line_and_python_z_works() {
-        let Err(Error::Usage(message)) = compile("(") else {
-            panic!("'(' compiled")
-        };
-        assert_eq!(message, "invalid regular expression '(': unclosed group");
-        assert!(compile(r"foo\Z").unwrap().is_match("a foo"));
-        assert!(!compile(r"foo\Z").unwrap().is_match("foo bar"));
-    }
 
     #[test]
     fn reprs_are_pythons() {

@@ -1,9 +1,11 @@
 //! `subunit-mux`: live streams of many workers merged into one, whole
 //! packets labelled by route code (SPEC section 4).
 
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc::{self, SyncSender};
 use std::thread::{self, JoinHandle};
 
@@ -13,7 +15,8 @@ use crate::cli::{self, Error, Input, ReadLog};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
-use crate::signals::{Blocked, Children, PassOn, Target};
+use crate::signals::{Blocked, Children, PassOn, Target, WholeWrites};
+use crate::stream::cancel::{Cancel, LINGER};
 use crate::stream::pump::{Pumped, Routing, pump, write_batches};
 use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
 
@@ -97,11 +100,19 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          input from /dev/null. A command that cannot be started (including the shell's \
          status 126 or 127) or that is killed by a signal is reported on standard error \
          and as a failing test named after the command, with its route code and an \
-         exit-status attachment. When the output is closed, the commands' process groups \
-         are sent SIGTERM; when subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
-         sends it to them and ends by it, starting no more commands. A command's \
-         standard error is text by nature: it is not looked at for v1 text (see V1 \
-         INPUT).",
+         exit-status attachment. When the output is closed or cannot be written, the \
+         commands' process groups are sent SIGTERM: as soon as a pipe's reader has gone \
+         (subunit-mux looks every 50 ms, and then ends quietly at once), or at the first \
+         write that fails. When subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
+         sends it to them and ends by it, starting no more commands, once the batch of \
+         packets being written is whole (waiting at most 2 seconds for a reader that \
+         takes nothing), so that the output is whole packets.\n\n\
+         A command's output is read until it closes. A command that closes it but goes \
+         on running is waited for, its exit status counting as usual. One that ends \
+         while a process it started holds its output open (a server started with &, its \
+         output not redirected) is read for 2 seconds more, then no longer, with a \
+         warning; that process is left running. A command's standard error is text by \
+         nature: it is not looked at for v1 text (see V1 INPUT).",
     ),
     (
         "FLOW",
@@ -126,8 +137,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "EXIT STATUS",
         "0 when every input ended and every command exited with 0; else the first \
          non-zero status of a command, in command-line order (128+N for a command killed \
-         by signal N); 2 on usage errors and when an input cannot be opened or read. A \
-         closed standard output ends subunit-mux quietly with status 0.",
+         by signal N); 2 on usage errors and when an input cannot be opened or read (said \
+         on standard error when it happens, while the other inputs are merged to their \
+         end). A closed standard output ends subunit-mux quietly with status 0.",
     ),
 ];
 
@@ -207,8 +219,10 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
         )?);
     }
     drop(tx);
+    watch_output(children.clone())?;
 
-    let written = write_batches(&rx, &mut cli::stdout());
+    // A signal ends us from its own thread: not in the middle of a batch.
+    let written = write_batches(&rx, &mut WholeWrites(cli::stdout()));
     if written.is_err() {
         // Nobody reads the output any more: stop the commands rather than
         // leave them running.
@@ -219,7 +233,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     let mut log = ReadLog::default();
     let mut unroutable = 0;
     let mut status = 0;
-    let mut failed = None;
+    let mut failed = false;
     for handle in handles {
         match handle
             .join()
@@ -236,10 +250,8 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
                     }
                 }
             }
-            Err(err) => {
-                eprintln!("{NAME}: {err}");
-                failed.get_or_insert(err);
-            }
+            // Said when it happened; the other inputs were merged on.
+            Err(_) => failed = true,
         }
     }
     log.report(NAME);
@@ -253,10 +265,31 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
             "{NAME}: warning: {unroutable} {packets} too large to take a route code {were} kept as chatter"
         );
     }
-    if failed.is_some() {
+    if failed {
         return Ok(ExitCode::from(cli::EXIT_ERROR));
     }
     Ok(ExitCode::from(status))
+}
+
+/// Starts the thread that ends the run once nobody reads the output: the
+/// commands' groups get SIGTERM and subunit-mux ends quietly, as soon as
+/// the pipe's reader has gone rather than when an input next has packets
+/// (a command that sleeps, a silent FIFO).
+fn watch_output(children: Children) -> Result<(), Error> {
+    const WATCH: std::time::Duration = std::time::Duration::from_millis(50);
+    thread::Builder::new()
+        .name("watch".into())
+        .spawn(move || {
+            loop {
+                thread::sleep(WATCH);
+                if os::output_closed(std::io::stdout().as_fd()) {
+                    children.signal(libc::SIGTERM, Target::Group);
+                    std::process::exit(0);
+                }
+            }
+        })
+        .map(drop)
+        .map_err(Error::Write)
 }
 
 /// Signals that end subunit-mux, passed on to the commands first.
@@ -364,7 +397,15 @@ fn spawn_input(
     };
     thread::Builder::new()
         .name(thread_name)
-        .spawn(body)
+        .spawn(move || {
+            let ended = body();
+            if let Err(err) = &ended {
+                // At once, not when every other input has ended: a FIFO
+                // may stay open for long.
+                eprintln!("{NAME}: {err}");
+            }
+            ended
+        })
         .map_err(Error::Write)
 }
 
@@ -375,8 +416,10 @@ struct Made<'a> {
     timestamps: bool,
 }
 
-/// Runs one command: its standard output on this thread, its standard
-/// error on another, then its exit status.
+/// Runs one command: its standard output and its standard error each read
+/// on a thread of their own until they end, or until [`LINGER`] after the
+/// command ended when something it started holds them open; then its exit
+/// status.
 fn run_command(
     command: &str,
     made: Made<'_>,
@@ -392,8 +435,9 @@ fn run_command(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child: Child = match children.spawn(&mut sh) {
-        Ok(child) => child,
+    let started = Cancel::new().and_then(|cancel| Ok((cancel, children.spawn(&mut sh)?)));
+    let (cancel, mut child) = match started {
+        Ok(started) => started,
         Err(err) => {
             let why = format!("cannot start: {}", os::io_message(&err));
             report_failure(command, made, &why, tx);
@@ -403,23 +447,44 @@ fn run_command(
             });
         }
     };
+    // Both pipes as files, so that one closure reads either; the reader is
+    // made here, so that `wait_closed` below counts it.
+    let reading = |name: &str, pipe: OwnedFd, wrapper: Wrapper| {
+        let (tx, routing) = (tx.clone(), routing.clone());
+        let reader = cancel.reader(File::from(pipe));
+        thread::Builder::new()
+            .name(format!("{name} {}", made.route))
+            .spawn(move || pump(reader, wrapper, &routing, &tx))
+            .map_err(Error::Write)
+    };
     let stderr = child.stderr.take().expect("piped");
-    let stderr_tx = tx.clone();
-    let stderr_routing = routing.clone();
-    let stderr_thread = thread::Builder::new()
-        .name(format!("stderr {}", made.route))
-        .spawn(move || pump(stderr, stderr_wrapper, &stderr_routing, &stderr_tx))
-        .map_err(Error::Write)?;
+    let stderr = reading("stderr", stderr.into(), stderr_wrapper)?;
     let stdout = child.stdout.take().expect("piped");
+    let stdout = reading("stdout", stdout.into(), stdout_wrapper)?;
+    // Unreaped, its process group stays ours to signal meanwhile.
+    children.wait_unreaped(&child);
+    if !cancel.wait_closed(LINGER) {
+        cancel.trigger();
+    }
     let label = format!("the output of '{command}'");
-    let stdout_seen = pump(stdout, stdout_wrapper, routing, tx).map_err(Error::reading(&label))?;
-    let mut stderr_seen = stderr_thread
+    let stdout_seen = stdout
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        .map_err(Error::reading(&label))?;
+    let mut stderr_seen = stderr
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .map_err(Error::reading(&format!("the errors of '{command}'")))?;
+    if cancel.cut_off() {
+        eprintln!(
+            "{NAME}: warning: command '{command}' ended, but its output was still open {} s \
+             later (held by a process it started): the rest of it is not read",
+            LINGER.as_secs()
+        );
+    }
     // Standard error is text by nature, not a stream meant to be v2.
     stderr_seen.looks_like_v1 = false;
-    let status = children.wait(&mut child).map_err(Error::reading(&label))?;
+    let status = children.reap(&mut child).map_err(Error::reading(&label))?;
     let code = os::exit_code(status);
     if let Some(why) = failure(status) {
         report_failure(command, made, &why, tx);

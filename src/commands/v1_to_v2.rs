@@ -9,7 +9,7 @@ use clap::Parser;
 
 use crate::cli::{self, Error};
 use crate::codec::encode::{Event, encode};
-use crate::codec::packet::{SIGNATURE, Status, Timestamp};
+use crate::codec::packet::{MAX_PACKET_LEN, SIGNATURE, Status, Timestamp};
 use crate::formats::v1::{MAX_LINE, V1Event, V1Parser};
 use crate::stream::window::Window;
 use crate::stream::wrap::{WrapOptions, Wrapper};
@@ -70,7 +70,10 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          is the traceback; one found malformed after it began to go out keeps what went \
          out as its attachment and the rest of its lines as chatter. A line over 4 MiB \
          is never protocol, as no packet could hold what it says: it is chatter (inside \
-         a block, content), read in parts. A last line without a newline is read whole \
+         a block, content), read in parts. A test name within that but too long to be \
+         a test id beside a packet's other fields (over 4 MiB less 64 KiB) is cut short \
+         with … (U+2026), the same in each of its packets; python-subunit stops with a \
+         ValueError there. A last line without a newline is read whole \
          (python-subunit drops its last character). progress: lines are dropped, as v2 \
          has no progress.",
     ),
@@ -272,6 +275,10 @@ struct Converter {
     tags: Tags,
 }
 
+/// The longest test name kept whole: what a packet holds, less room for
+/// its other fields.
+const MAX_NAME: usize = MAX_PACKET_LEN - 64 * 1024;
+
 impl Converter {
     fn convert(&mut self, events: &mut Vec<V1Event>, chatter: &mut Wrapper, out: &mut Vec<u8>) {
         for event in events.drain(..) {
@@ -364,7 +371,22 @@ impl Converter {
     }
 
     fn emit(&self, event: Event<'_>, out: &mut Vec<u8>) {
-        if let Err(err) = encode(&event, out) {
+        // A test name too long for a packet is cut short with …, the same
+        // way in each of its packets (so by its length alone), rather than
+        // the test lost.
+        let cut;
+        let event = match event.test_id {
+            Some(id) if id.len() > MAX_NAME => {
+                cut = crate::os::shortened(id, MAX_NAME);
+                Event {
+                    test_id: Some(&cut),
+                    ..event
+                }
+            }
+            _ => event,
+        };
+        let result = encode(&event, out);
+        if let Err(err) = result {
             // A name with a NUL byte cannot be in a packet; say so in one.
             let note = format!("subunit-1to2: cannot encode an event: {err}\n");
             let _ = encode(

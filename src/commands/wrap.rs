@@ -6,18 +6,20 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 
 use crate::cli::{self, Error, ReadLog};
-use crate::codec::encode::{Event, encode};
-use crate::codec::packet::{Status, Timestamp};
+use crate::codec::encode::{EncodeError, Event, encode};
+use crate::codec::packet::{MAX_PACKET_LEN, Status, Timestamp};
 use crate::os;
-use crate::signals::{Blocked, Children, PassOn, Received, die_by};
-use crate::stream::pump::{Routing, pump, write_batches_until};
+use crate::signals::{Blocked, Children, PassOn, Received, Target, die_by};
+use crate::stream::cancel::{Cancel, LINGER};
+use crate::stream::pump::{Routing, pump, write_batches};
 use crate::stream::reader::{Damage, Item, StreamReader};
 use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
 
@@ -168,7 +170,12 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "COMMAND MODE",
-        "The command's test is in progress from its start; it ends as success when the \
+        "The command's test is named by --test-id, or by the command line, its words \
+         quoted where a shell would need it. A command line too long to name a test (a \
+         packet holds at most 4 MiB, the attachment that ends the test included) is cut \
+         at a character boundary and ended with … (U+2026), so that it stays valid UTF-8 \
+         and shows that it was cut.\n\n\
+         The command's test is in progress from its start; it ends as success when the \
          command exits with status 0, else as fail with an exit-status attachment that \
          gives the status or the signal that killed it. Its output is attached to it \
          only when --test-id is given, so that by default subunit-stats passes it \
@@ -176,30 +183,50 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          as a failing test, and subunit-wrap exits with 127 (not found) or 126.\n\n\
          The command runs in subunit-wrap's process group, so that it can use the \
          terminal. SIGHUP, SIGINT, SIGQUIT and SIGTERM sent to subunit-wrap (by kill, a \
-         CI job's timeout, a closing session) are passed on to the command, each time \
-         one comes; one from the terminal (Ctrl-C), which the whole foreground process \
-         group gets, the command included, is not sent again. subunit-wrap then goes on \
-         until the command has ended and its output has closed, writes what it read as \
-         whole packets, reports the test and ends as the command did (see EXIT STATUS). \
-         A command killed by the signal is a failing test whose exit-status attachment \
-         names it, e.g. killed by signal 15 (SIGTERM). A command that handles or ignores \
-         the signal goes on running, and subunit-wrap with it; its test then ends by its \
-         exit status as usual, 0 being a success, with an exit-status attachment that \
-         names the signals that came, e.g. exit status 0 after SIGTERM.\n\n\
-         Signals go to the command's own process only, and never once it has been \
-         waited for, so never to another process that was given its pid. Processes the \
-         command started are not signalled: without a signal, one that keeps the \
-         command's output open (a server started with &) keeps subunit-wrap waiting \
-         for that output (sh -c 'exec CMD' avoids the extra process). Once a signal has \
-         come and the command has ended, subunit-wrap waits no longer: it writes what it \
+         CI job's timeout, a closing session) are passed on, each time one comes, to the \
+         command and to every other process below subunit-wrap (what the command \
+         started), as the terminal's signals reach a whole process group: a shell \
+         waits for its command to end on SIGINT, so sh -c 'CMD; ...' would otherwise go \
+         on. One from the terminal (Ctrl-C), which the whole foreground process group \
+         gets, is not sent again. subunit-wrap then goes on until the command has ended \
+         and its output has closed, writes what it read as whole packets, reports the \
+         test and ends as the command did (see EXIT STATUS). A command killed by the \
+         signal is a failing test whose exit-status attachment names it, e.g. killed by \
+         signal 15 (SIGTERM). A command that handles or ignores the signal goes on \
+         running, and subunit-wrap with it; its test then ends by its exit status as \
+         usual, 0 being a success, with an exit-status attachment that names the \
+         signals that came, e.g. exit status 0 after SIGTERM.\n\n\
+         The command is signalled only until it has been waited for, so never another \
+         process given its pid; the processes below it, each while it still is the \
+         process found. subunit-wrap adopts the processes orphaned below it \
+         (PR_SET_CHILD_SUBREAPER), so that it finds them once their parent has ended \
+         (one that has left for another reaper is not found) and reaps them. When the \
+         run ends after a signal, what is still running below subunit-wrap gets the \
+         signal once more (SIGTERM in place of SIGINT and SIGQUIT, which the background \
+         jobs of a shell script ignore), so that sh -c 'server & run-tests' leaves no \
+         server behind. Once a signal has come and the command has ended, subunit-wrap \
+         no longer waits for output that such a process holds open: it writes what it \
          has read, reports the test with its output was still open added to the \
          attachment, and ends as above; a signal that comes after the command ended is \
-         for subunit-wrap alone, which then ends by it. A signal sent to subunit-wrap's \
-         whole process group (kill -TERM -PGID, or a supervisor that signals its group) \
-         reaches the command directly as well as passed on, so the command gets it \
-         twice: nothing in a signal tells the two apart. Signals ignored when \
-         subunit-wrap starts (nohup) stay ignored. In filter mode a signal ends \
-         subunit-wrap at once.",
+         for subunit-wrap (and what the command left running) alone, and subunit-wrap \
+         then ends by it. A signal sent to subunit-wrap's whole process group (kill \
+         -TERM -PGID, or a supervisor that signals its group) reaches the command \
+         directly as well as passed on, so the command gets it twice: nothing in a \
+         signal tells the two apart. Signals ignored when subunit-wrap starts (nohup) \
+         stay ignored. In filter mode a signal ends subunit-wrap at once.\n\n\
+         Without a signal, when the command has ended but a process it started holds \
+         its output open (a server started with &, its output not redirected), that \
+         output is read for 2 seconds more at most: subunit-wrap then writes what it \
+         has read, reports the test with its output was still open added to the \
+         attachment, warns on standard error, and ends as the command did, leaving \
+         that process running. (Redirect such a process's output, server >log 2>&1 &, \
+         so that it does not hold the command's.) A command that closes its output \
+         but goes on running is waited for: its exit status is its test's outcome.\n\n\
+         When the output is closed (| head) or cannot be written (a full disk), the \
+         command and every process below subunit-wrap get SIGTERM: as soon as a pipe's \
+         reader has gone (subunit-wrap looks every 50 ms, without waiting for the \
+         command to write), or at the first write that fails. subunit-wrap then ends \
+         quietly with status 0 for a closed pipe, or with an error and status 2.",
     ),
     (
         "LOSSLESS",
@@ -324,35 +351,32 @@ fn command_line(command: &[OsString]) -> String {
 }
 
 fn run_command(args: &Args) -> Result<ExitCode, Error> {
-    let test_id = args
-        .test_id
-        .clone()
-        .unwrap_or_else(|| command_line(&args.command));
     let stdout_wrapper = wrapper(wrap_options(args, "stdout"))?;
     let stderr_wrapper = wrapper(wrap_options(args, "stderr"))?;
-    let report = TestReport {
-        test_id: &test_id,
-        route_code: args.route_code.as_deref(),
-        timestamps: !args.no_timestamps,
-    };
+    let report = TestReport::new(args)?;
     let mut out = cli::stdout();
     let mut made = Vec::new();
     // Blocked before any thread starts, and taken once the command runs:
     // one that comes earlier waits for it.
     let blocked = Blocked::new(&PASSED_ON);
     let children = Children::default();
+    // What the command leaves running, when its parent ends, becomes ours,
+    // so that it can be found and stopped with the run; without it (an
+    // old kernel), only what still descends from the command can be.
+    let _ = os::adopt_orphans();
     let mut command = Command::new(&args.command[0]);
     command
         .args(&args.command[1..])
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = match children.spawn(&mut command) {
+    let child = match children.spawn(&mut command) {
         Ok(child) => child,
         Err(err) => {
+            let program = args.command[0].to_string_lossy();
             let why = format!(
                 "cannot run {}: {}",
-                args.command[0].to_string_lossy(),
+                os::shortened(&program, 200),
                 os::io_message(&err)
             );
             eprintln!("{NAME}: {why}");
@@ -367,38 +391,83 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
             return Ok(ExitCode::from(code));
         }
     };
-    let received = blocked
-        .pass_on(children.clone(), PassOn::ToChildren)
-        .map_err(Error::Write)?;
-    report.status(Status::InProgress, None, &mut made);
-    out.write_all(&made)?;
-    out.flush()?;
-    made.clear();
+    let pid = child.id();
+    let received = blocked.pass_on(children.clone(), PassOn::ToChildrenAndBelow);
+    let run = received.map_err(Error::Write).and_then(|received| {
+        let running = Running {
+            child,
+            children: children.clone(),
+            received,
+        };
+        running.supervise([stdout_wrapper, stderr_wrapper], &report, &mut out)
+    });
+    if run.is_err() {
+        // Nobody takes what the command writes (the output failed), or it
+        // cannot be read: stop it, and what it started, rather than leave
+        // them running unwatched.
+        stop_command(&children, pid, libc::SIGTERM);
+    }
+    run
+}
 
-    // Both pipes are read at once, each by its own thread; whole packets
-    // come back here to be written in turn.
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(16);
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let pumps = [
-        spawn_pump("stdout", stdout, stdout_wrapper, tx.clone())?,
-        spawn_pump("stderr", stderr, stderr_wrapper, tx)?,
-    ];
-    // Once a signal has come and the command has ended, what it started
-    // and left running (`server &`) may hold its output open for ever:
-    // stop waiting for that output, or subunit-wrap could not be stopped.
-    let stop = || {
-        received.unanswered().is_some() || (!received.signals().is_empty() && children.all_ended())
-    };
-    let stopped = write_batches_until(&rx, &mut out, Some(&stop))?;
-    let mut log = ReadLog::default();
-    if stopped {
-        // What the pumps have sent is whole; they themselves are left
-        // blocked in their reads.
-        while let Ok(batch) = rx.try_recv() {
-            out.write_all(&batch)?;
-        }
+/// Sends `signal` to the command `pid`, if it has not been reaped, and to
+/// every other process below us: what it started, and what it left
+/// running (orphans are ours, see [`os::adopt_orphans`]).
+fn stop_command(children: &Children, pid: u32, signal: i32) {
+    children.signal(signal, Target::Process);
+    os::signal_descendants(signal, &[pid]);
+}
+
+/// The signal for what the command left running when a signal ended the
+/// run: the same, but SIGTERM for SIGINT and SIGQUIT, which the background
+/// jobs of a shell script ignore.
+fn leftover_signal(signal: i32) -> i32 {
+    if signal == libc::SIGINT || signal == libc::SIGQUIT {
+        libc::SIGTERM
     } else {
+        signal
+    }
+}
+
+/// How often the watcher looks at the command and the output.
+const WATCH: Duration = Duration::from_millis(50);
+
+/// The command running, with what is needed to watch it.
+struct Running {
+    child: Child,
+    children: Children,
+    received: Received,
+}
+
+impl Running {
+    /// Reads the command's output until it ends, reports its test and ends
+    /// as it did.
+    fn supervise(
+        mut self,
+        wrappers: [Wrapper; 2],
+        report: &TestReport,
+        out: &mut impl Write,
+    ) -> Result<ExitCode, Error> {
+        let mut made = Vec::new();
+        report.status(Status::InProgress, None, &mut made);
+        out.write_all(&made)?;
+        out.flush()?;
+        made.clear();
+
+        // Both pipes are read at once, each by its own thread; whole
+        // packets come back here to be written in turn.
+        let cancel = Cancel::new().map_err(Error::reading("the command"))?;
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(16);
+        let [stdout_wrapper, stderr_wrapper] = wrappers;
+        let stdout = cancel.reader(self.child.stdout.take().expect("piped"));
+        let stderr = cancel.reader(self.child.stderr.take().expect("piped"));
+        let pumps = [
+            spawn_pump("stdout", stdout, stdout_wrapper, tx.clone())?,
+            spawn_pump("stderr", stderr, stderr_wrapper, tx)?,
+        ];
+        self.watch(&cancel)?;
+        write_batches(&rx, out)?;
+        let mut log = ReadLog::default();
         for (name, pump) in ["stdout", "stderr"].into_iter().zip(pumps) {
             let seen = pump
                 .join()
@@ -406,28 +475,83 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
                 .map_err(Error::reading(&format!("the command's {name}")))?;
             log.add_named(&format!("the command's {name}"), seen, false);
         }
+        let status = self
+            .children
+            .wait(&mut self.child)
+            .map_err(Error::reading("the command"))?;
+        let received = &self.received;
+        let (outcome, mut why, code) = outcome(status, received);
+        let signals = received.signals();
+        if cancel.cut_off() {
+            if signals.is_empty() {
+                eprintln!(
+                    "{NAME}: warning: the command ended, but its output was still open {} s \
+                     later (held by a process it started): the rest of it is not read",
+                    LINGER.as_secs()
+                );
+            }
+            let said = why.unwrap_or_else(|| "exit status 0".into());
+            why = Some(format!("{said}; its output was still open"));
+        }
+        report.status(outcome, why.as_deref(), &mut made);
+        out.write_all(&made)?;
+        out.flush()?;
+        log.report(NAME);
+        // The run ends by a signal: so does what the command left running.
+        if let Some(&signal) = signals.last() {
+            os::signal_descendants(leftover_signal(signal), &[]);
+        }
+        // A signal that came when the command had ended was for us alone.
+        if let Some(signal) = received.unanswered() {
+            die_by(signal)
+        }
+        match status.signal() {
+            // Killed by a signal that came to us too: end by it, now that
+            // the output is whole, so that whoever sent it sees it took
+            // effect.
+            Some(signal) if received.contains(signal) => die_by(signal),
+            _ => Ok(ExitCode::from(code)),
+        }
     }
-    let status = children
-        .wait(&mut child)
-        .map_err(Error::reading("the command"))?;
-    let (outcome, mut why, code) = outcome(status, &received);
-    if stopped {
-        let said = why.unwrap_or_else(|| "exit status 0".into());
-        why = Some(format!("{said}; its output was still open"));
-    }
-    report.status(outcome, why.as_deref(), &mut made);
-    out.write_all(&made)?;
-    out.flush()?;
-    log.report(NAME);
-    // A signal that came when the command had ended was for us alone.
-    if let Some(signal) = received.unanswered() {
-        die_by(signal)
-    }
-    match status.signal() {
-        // Killed by a signal that came to us too: end by it, now that the
-        // output is whole, so that whoever sent it sees it took effect.
-        Some(signal) if received.contains(signal) => die_by(signal),
-        _ => Ok(ExitCode::from(code)),
+
+    /// Starts the thread that watches the run: it ends the reading of the
+    /// command's output once a signal has come and the command has ended
+    /// (what it left running, `server &`, may hold its output open for
+    /// ever, and subunit-wrap could not be stopped), or [`LINGER`] after
+    /// the command ended without one; and it stops the command when
+    /// nobody reads our output any more, as a write would find out only
+    /// when the command writes again.
+    fn watch(&self, cancel: &Cancel) -> Result<(), Error> {
+        let (children, received, cancel) =
+            (self.children.clone(), self.received.clone(), cancel.clone());
+        let pid = self.child.id();
+        let watch = move || {
+            let mut ended_at = None;
+            let mut stopped = false;
+            loop {
+                thread::sleep(WATCH);
+                os::reap_adopted(pid);
+                if !stopped && os::output_closed(io::stdout().as_fd()) {
+                    stopped = true;
+                    stop_command(&children, pid, libc::SIGTERM);
+                    cancel.trigger();
+                }
+                if !children.all_ended() {
+                    ended_at = None;
+                    continue;
+                }
+                let since = *ended_at.get_or_insert_with(Instant::now);
+                let signalled = !received.signals().is_empty();
+                if signalled || received.unanswered().is_some() || since.elapsed() >= LINGER {
+                    cancel.trigger();
+                }
+            }
+        };
+        thread::Builder::new()
+            .name("watch".into())
+            .spawn(watch)
+            .map(drop)
+            .map_err(Error::Write)
     }
 }
 
@@ -460,28 +584,99 @@ fn outcome(status: ExitStatus, received: &Received) -> (Status, Option<String>, 
 }
 
 /// The packets of the command's own test.
-struct TestReport<'a> {
-    test_id: &'a str,
-    route_code: Option<&'a str>,
+struct TestReport {
+    test_id: String,
+    route_code: Option<String>,
     timestamps: bool,
 }
 
-impl TestReport<'_> {
-    fn status(&self, status: Status, why: Option<&str>, out: &mut Vec<u8>) {
-        let why = why.map(|w| format!("{w}\n"));
-        let event = Event {
+/// Room for the exit-status note in the packet that ends the command's
+/// test, when the id's length is checked: notes are one line of a few
+/// dozen bytes (one naming a program that cannot run is cut short).
+const NOTE_ROOM: usize = 512;
+
+impl TestReport {
+    /// The command's test, named by --test-id or by the command line. A
+    /// command line too long for a packet (4 MiB, with the attachment that
+    /// ends the test) is cut short and ended with `…`; an id given that
+    /// long is refused.
+    fn new(args: &Args) -> Result<TestReport, Error> {
+        let mut report = TestReport {
+            test_id: args
+                .test_id
+                .clone()
+                .unwrap_or_else(|| command_line(&args.command)),
+            route_code: args.route_code.clone(),
+            timestamps: !args.no_timestamps,
+        };
+        if report.fits() {
+            return Ok(report);
+        }
+        let too_long = || {
+            Error::Usage(format!(
+                "--test-id is too long for a packet ({MAX_PACKET_LEN} bytes) with the \
+                 command's exit status"
+            ))
+        };
+        if args.test_id.is_some() {
+            return Err(too_long());
+        }
+        let whole = std::mem::take(&mut report.test_id);
+        let mut scratch = Vec::new();
+        report.encode_last(&mut scratch).map_err(|_| too_long())?;
+        // The id's length field and the packet's may each grow by 2 bytes.
+        let mut room = MAX_PACKET_LEN.saturating_sub(scratch.len() + 4);
+        loop {
+            report.test_id = os::shortened(&whole, room).into_owned();
+            if report.fits() {
+                return Ok(report);
+            }
+            room = room.checked_sub(16).ok_or_else(too_long)?;
+        }
+    }
+
+    /// Whether the largest packet of the test, the last, is one packet.
+    fn fits(&self) -> bool {
+        let mut scratch = Vec::new();
+        self.encode_last(&mut scratch).is_ok() && scratch.len() <= MAX_PACKET_LEN
+    }
+
+    fn encode_last(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let note = "x".repeat(NOTE_ROOM);
+        // The longest a timestamp is encoded.
+        let latest = Timestamp {
+            seconds: u32::MAX,
+            nanos: 999_999_999,
+        };
+        let time = self.timestamps.then_some(latest);
+        encode(&self.event(Status::Fail, Some(&note), time), out)
+    }
+
+    fn event<'a>(
+        &'a self,
+        status: Status,
+        why: Option<&'a str>,
+        timestamp: Option<Timestamp>,
+    ) -> Event<'a> {
+        Event {
             status,
             runnable: true,
             eof: why.is_some(),
-            timestamp: self.timestamps.then(Timestamp::now),
-            test_id: Some(self.test_id),
-            mime: why.as_ref().map(|_| "text/plain; charset=utf8"),
-            file: why.as_deref().map(|w| ("exit-status", w.as_bytes())),
-            route_code: self.route_code,
+            timestamp,
+            test_id: Some(&self.test_id),
+            mime: why.map(|_| "text/plain; charset=utf8"),
+            file: why.map(|w| ("exit-status", w.as_bytes())),
+            route_code: self.route_code.as_deref(),
             ..Event::default()
-        };
-        // The wrappers were made with the same names, so encoding works.
-        encode(&event, out).expect("names checked by Wrapper::new");
+        }
+    }
+
+    fn status(&self, status: Status, why: Option<&str>, out: &mut Vec<u8>) {
+        let why = why.map(|w| format!("{w}\n"));
+        // Checked by TestReport::new; a longer note is split, as file
+        // content is, so this cannot fail.
+        let time = self.timestamps.then(Timestamp::now);
+        encode(&self.event(status, why.as_deref(), time), out).expect("the test id is checked");
     }
 }
 

@@ -378,7 +378,7 @@ impl Grouper {
                          handing on test {} before its end",
                         self.spill.dir().display(),
                         crate::os::io_message(&err),
-                        test.test_id
+                        crate::os::shortened(&test.test_id, 200)
                     ));
                     self.read_back(&mut test)?;
                     self.forced.push_back(test);

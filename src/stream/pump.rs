@@ -5,7 +5,6 @@
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::time::Duration;
 
 use crate::codec::encode::reroute;
 use crate::stream::reader::{Damage, Item, StreamReader};
@@ -99,55 +98,19 @@ pub fn pump<R: Read + AsFd>(
 /// Writes the batches the pumps send, as they come, flushing whenever none
 /// is ready (SPEC section 3); returns when every sender is gone.
 pub fn write_batches(rx: &Receiver<Vec<u8>>, out: &mut impl Write) -> io::Result<()> {
-    write_batches_until(rx, out, None).map(|_| ())
-}
-
-/// How often [`write_batches_until`] asks whether to stop while it waits.
-const STOP_POLL: Duration = Duration::from_millis(50);
-
-/// [`write_batches`], but also returns, with `true`, once `stop` has said
-/// so at two polls in a row with no batch between (the pumps send what
-/// they have whenever their input pauses, so what was readable, and an end
-/// of input that was coming, has been sent by then): every batch written
-/// is whole, and the output flushed.
-pub fn write_batches_until(
-    rx: &Receiver<Vec<u8>>,
-    out: &mut impl Write,
-    stop: Option<&dyn Fn() -> bool>,
-) -> io::Result<bool> {
     loop {
         let batch = match rx.try_recv() {
             Ok(batch) => batch,
             Err(mpsc::TryRecvError::Empty) => {
                 out.flush()?;
-                let next = match stop {
-                    None => rx.recv().ok(),
-                    Some(stop) => {
-                        let mut said = false;
-                        loop {
-                            match rx.recv_timeout(STOP_POLL) {
-                                Ok(batch) => break Some(batch),
-                                Err(mpsc::RecvTimeoutError::Timeout) => {
-                                    let now = stop();
-                                    if now && said {
-                                        return Ok(true);
-                                    }
-                                    said = now;
-                                }
-                                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
-                            }
-                        }
-                    }
-                };
-                match next {
-                    Some(batch) => batch,
-                    None => break,
+                match rx.recv() {
+                    Ok(batch) => batch,
+                    Err(mpsc::RecvError) => break,
                 }
             }
             Err(mpsc::TryRecvError::Disconnected) => break,
         };
         out.write_all(&batch)?;
     }
-    out.flush()?;
-    Ok(false)
+    out.flush()
 }

@@ -228,3 +228,19 @@ pub fn python_subunit_in(venv: &Path, ci: bool, skips: Option<PathBuf>) -> Optio
     }
     None
 }
+
+/// The packets of `stream`, which must be whole packets only (no chatter:
+/// no packet torn by the writer's end).
+pub fn whole_packets(stream: &[u8], what: &str) -> Vec<runs::OwnedEvent> {
+    decode_all(stream)
+        .into_iter()
+        .map(|item| match item {
+            Decoded::Packet(e, _) => e,
+            Decoded::Chatter(c) => panic!(
+                "{what}: {} bytes of chatter (a torn packet?) in: {:?}",
+                c.len(),
+                String::from_utf8_lossy(&c[..c.len().min(80)])
+            ),
+        })
+        .collect()
+}

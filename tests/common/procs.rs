@@ -131,3 +131,66 @@ pub fn send(pid: u32, signal: i32) {
     let sent = unsafe { libc::kill(pid as libc::pid_t, signal) };
     assert_eq!(sent, 0, "kill {pid}: {}", std::io::Error::last_os_error());
 }
+
+/// A number no other test of this run uses, to be an argument (`sleep
+/// 30.N`) that finds a test's processes in /proc.
+pub fn unique_marker() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    format!("30.{}{n:04}", std::process::id())
+}
+
+/// The running processes with an argument that contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != std::process::id())
+        .filter(|pid| {
+            // A zombie's command line is empty: it runs no more.
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| {
+                line.split(|&b| b == 0)
+                    .any(|arg| String::from_utf8_lossy(arg).contains(marker))
+            })
+        })
+        .collect()
+}
+
+/// Waits, at most the timeout, until no process has `marker` in an
+/// argument; kills (SIGKILL) and names those still there after it.
+pub fn none_left_with(marker: &str) -> Vec<u32> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = processes_with(marker);
+        if left.is_empty() {
+            return left;
+        }
+        if Instant::now() > deadline {
+            for &pid in &left {
+                // SAFETY: kill of a process this test started.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+            return left;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `cmd` with every signal at its default action (a test run in the
+/// background of a script would otherwise start it with SIGINT ignored).
+pub fn with_default_signals(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only signal(2), on no shared data.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        })
+    }
+}
