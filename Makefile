@@ -98,5 +98,5 @@ fuzz:
 		mkdir -p fuzz/corpus/$$t && \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s" && \
 		$(CARGO) +nightly fuzz run -O $$t fuzz/corpus/$$t tests/data/fuzz/$$t -- \
-			-max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 || exit 1; \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -timeout=10 -print_final_stats=1 || exit 1; \
 	done

@@ -11,6 +11,7 @@ use std::io::{self, Read};
 use subunit_tools::codec::decode;
 use subunit_tools::formats::tap::{TapEvent, TapReader};
 use subunit_tools::formats::v1::{V1Event, V1Parser, V1Writer};
+use subunit_tools::patterns;
 use subunit_tools::results::group::{Grouper, Test};
 use subunit_tools::stream::reader::{Item, StreamReader};
 
@@ -25,6 +26,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("v1_parse", v1_parse),
     ("v1_roundtrip", v1_roundtrip),
     ("tap", tap),
+    ("patterns", patterns),
 ];
 
 /// A source that hands its bytes out in pieces of varying sizes, from 1
@@ -319,4 +321,31 @@ pub fn tap(data: &[u8]) {
         reader.finish(&mut record);
     }
     assert_eq!(runs[0], runs[1], "the reader is as new after finish");
+}
+
+/// subunit-filter's user patterns (`--with`, `--without`, `--rename`):
+/// the input is a pattern, a replacement and a test id, NUL-separated.
+/// Whatever they are, building and applying them does not panic, a rename
+/// gives a string, and (with `make fuzz`'s per-input timeout) nothing the
+/// limits let through is slow.
+pub fn patterns(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(3, '\0');
+    let (pattern, replacement, id) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    if let Ok(Some(any)) = patterns::compile_any_multiline("--with", &[pattern.to_owned()]) {
+        any.is_match(id);
+    }
+    let Ok(from) = patterns::compile("--rename", pattern) else {
+        return;
+    };
+    if let Ok(to) = patterns::python_replacement(replacement, &from) {
+        let renamed = from.replace_all(id, to.as_str());
+        if !from.is_match(id) {
+            assert_eq!(renamed, id, "a rename that does not match changes nothing");
+        }
+    }
 }
