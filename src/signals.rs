@@ -235,6 +235,10 @@ pub struct Stop {
 /// What [`Stop`] sends, in turn.
 const STOP_STEPS: [i32; 2] = [libc::SIGTERM, libc::SIGKILL];
 
+/// How long a child has to end after SIGTERM, when
+/// [`Children::stop_for_good`] stops it, before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// What the thread started by [`Blocked::pass_on`] does with a signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PassOn {
@@ -288,6 +292,9 @@ struct Registry {
     pids: Vec<u32>,
     /// No more children: we are ending by a signal.
     closed: bool,
+    /// [`Children::stop_for_good`] was called: children ending by its
+    /// signals were stopped by us, which is no failure of theirs.
+    stopping: bool,
 }
 
 impl Children {
@@ -379,6 +386,27 @@ impl Children {
     /// not reaped yet).
     pub fn all_ended(&self) -> bool {
         self.lock().pids.iter().all(|&pid| has_ended(pid))
+    }
+
+    /// Whether [`Children::stop_for_good`] has been called.
+    pub fn stopping(&self) -> bool {
+        self.lock().stopping
+    }
+
+    /// Stops the children for good when nobody reads their output any
+    /// more: `send(SIGTERM)`, then `send(SIGKILL)` if a child has not ended
+    /// [`STOP_GRACE`] later (one that ignores SIGTERM would otherwise keep
+    /// us waiting, or run on after us). `send` signals what is to stop.
+    pub fn stop_for_good(&self, mut send: impl FnMut(i32)) {
+        self.lock().stopping = true;
+        send(libc::SIGTERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while !self.all_ended() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if !self.all_ended() {
+            send(libc::SIGKILL);
+        }
     }
 
     /// Whether a child on the list has not ended yet. If `send_it`, sends

@@ -206,9 +206,18 @@ fn a_closed_output_ends_every_command_quietly_with_status_0() {
 /// and the child stopped (issue 10 item 9: `sleep 37` was left running).
 #[test]
 fn a_closed_output_stops_a_silent_child_at_once() {
-    for name in ["subunit-wrap", "subunit-mux"] {
+    // The second script ignores SIGTERM: it is killed after a grace time
+    // (the review found it kept subunit-wrap waiting for ever).
+    let scripts = [
+        "echo some output; sleep MARKER",
+        "trap '' TERM; echo some output; while :; do sleep MARKER; done",
+    ];
+    for (name, script) in ["subunit-wrap", "subunit-mux"]
+        .into_iter()
+        .flat_map(|name| scripts.map(|script| (name, script)))
+    {
         let marker = unique_marker();
-        let script = format!("echo some output; sleep {marker}");
+        let script = script.replace("MARKER", &marker);
         let mut cmd = ours(name);
         if name == "subunit-wrap" {
             cmd.args(["--", "sh", "-c", &script]);

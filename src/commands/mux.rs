@@ -101,9 +101,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          status 126 or 127) or that is killed by a signal is reported on standard error \
          and as a failing test named after the command, with its route code and an \
          exit-status attachment. When the output is closed or cannot be written, the \
-         commands' process groups are sent SIGTERM: as soon as a pipe's reader has gone \
-         (subunit-mux looks every 50 ms, and then ends quietly at once), or at the first \
-         write that fails. When subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
+         commands' process groups are sent SIGTERM, and SIGKILL if a command has not \
+         ended 5 seconds later: as soon as a pipe's reader has gone (subunit-mux looks \
+         every 50 ms, and then ends quietly), or at the first write that fails. When subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
          sends it to them and ends by it, starting no more commands, once the batch of \
          packets being written is whole (waiting at most 2 seconds for a reader that \
          takes nothing), so that the output is whole packets.\n\n\
@@ -226,7 +226,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     if written.is_err() {
         // Nobody reads the output any more: stop the commands rather than
         // leave them running.
-        children.signal(libc::SIGTERM, Target::Group);
+        children.stop_for_good(|signal| children.signal(signal, Target::Group));
     }
     written?;
 
@@ -283,7 +283,7 @@ fn watch_output(children: Children) -> Result<(), Error> {
             loop {
                 thread::sleep(WATCH);
                 if os::output_closed(std::io::stdout().as_fd()) {
-                    children.signal(libc::SIGTERM, Target::Group);
+                    children.stop_for_good(|signal| children.signal(signal, Target::Group));
                     std::process::exit(0);
                 }
             }
@@ -486,7 +486,8 @@ fn run_command(
     stderr_seen.looks_like_v1 = false;
     let status = children.reap(&mut child).map_err(Error::reading(&label))?;
     let code = os::exit_code(status);
-    if let Some(why) = failure(status) {
+    // A command we stopped because nobody reads the output did not fail.
+    if let Some(why) = failure(status).filter(|_| !children.stopping()) {
         report_failure(command, made, &why, tx);
     }
     Ok(Ended {

@@ -225,8 +225,10 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          When the output is closed (| head) or cannot be written (a full disk), the \
          command and every process below subunit-wrap get SIGTERM: as soon as a pipe's \
          reader has gone (subunit-wrap looks every 50 ms, without waiting for the \
-         command to write), or at the first write that fails. subunit-wrap then ends \
-         quietly with status 0 for a closed pipe, or with an error and status 2.",
+         command to write), or at the first write that fails, and SIGKILL if the \
+         command has not ended 5 seconds later (it may ignore SIGTERM). subunit-wrap \
+         then ends quietly with status 0 for a closed pipe, or with an error and \
+         status 2.",
     ),
     (
         "LOSSLESS",
@@ -405,7 +407,7 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
         // Nobody takes what the command writes (the output failed), or it
         // cannot be read: stop it, and what it started, rather than leave
         // them running unwatched.
-        stop_command(&children, pid, libc::SIGTERM);
+        stop_for_good(&children, pid);
     }
     run
 }
@@ -416,6 +418,12 @@ fn run_command(args: &Args) -> Result<ExitCode, Error> {
 fn stop_command(children: &Children, pid: u32, signal: i32) {
     children.signal(signal, Target::Process);
     os::signal_descendants(signal, &[pid]);
+}
+
+/// Stops the command and everything below us for good (SIGTERM, then
+/// SIGKILL): nobody takes what they write any more.
+fn stop_for_good(children: &Children, pid: u32) {
+    children.stop_for_good(|signal| stop_command(children, pid, signal));
 }
 
 /// The signal for what the command left running when a signal ended the
@@ -533,8 +541,8 @@ impl Running {
                 os::reap_adopted(pid);
                 if !stopped && os::output_closed(io::stdout().as_fd()) {
                     stopped = true;
-                    stop_command(&children, pid, libc::SIGTERM);
                     cancel.trigger();
+                    stop_for_good(&children, pid);
                 }
                 if !children.all_ended() {
                     ended_at = None;
