@@ -618,7 +618,7 @@ impl<W: Write> Write for WholeWrites<W> {
 
 /// Ends the process by `signal`, as if it had not been caught, so that the
 /// parent sees the signal: once a write through [`WholeWrites`] has ended
-/// (waiting at most [`WHOLE_WRITE_WAIT`]), and no other can start.
+/// (waiting at most `WHOLE_WRITE_WAIT`, 2 seconds), and no other can start.
 pub fn die_by(signal: i32) -> ! {
     let deadline = Instant::now() + WHOLE_WRITE_WAIT;
     let _no_more_writes = loop {

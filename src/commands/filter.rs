@@ -127,9 +127,11 @@ pub struct Args {
     #[arg(long = "fixup-expected-failures", value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Changes")]
     pub fixup_expected_failures: Vec<PathBuf>,
 
-    /// Replace matches of the regular expression FROM in test ids with TO
-    /// (repeatable, applied in order; \1 and \g<name> refer to groups).
-    #[arg(long = "rename", num_args = 2, value_names = ["FROM", "TO"], help_heading = "Changes")]
+    /// Replace matches of the regular expression FROM in test ids with TO.
+    // The help is an attribute: rustdoc would read `\g<name>` as HTML.
+    #[arg(long = "rename", num_args = 2, value_names = ["FROM", "TO"], help_heading = "Changes",
+          help = "Replace matches of the regular expression FROM in test ids with TO \
+                  (repeatable, applied in order; \\1 and \\g<name> refer to groups)")]
     pub rename: Vec<String>,
 
     /// How much of the tests in progress is held in memory.

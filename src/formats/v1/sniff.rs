@@ -79,7 +79,7 @@ impl V1Sniffer {
     }
 
     /// Takes in chatter, in stream order (pieces may cut lines anywhere);
-    /// only its first [`LOOKED_AT`] bytes are looked at.
+    /// only its first MiB (`LOOKED_AT`) is looked at.
     pub fn chatter(&mut self, mut bytes: &[u8]) {
         if !self.wanted() {
             return;
