@@ -63,10 +63,10 @@ impl HeldTests {
         }
     }
 
-    /// [`Grouper::add_lending`]; its warnings go to stderr.
+    /// [`Grouper::add`]; its warnings go to stderr.
     #[inline(always)]
     pub fn add(&mut self, packet: &Packet<'_>) -> Result<bool, Error> {
-        let added = self.grouper.add_lending(packet);
+        let added = self.grouper.add(packet);
         if self.grouper.has_notice() {
             self.tell();
         }

@@ -9,8 +9,8 @@
 //! are not its business: callers deal with those before [`Grouper::add`].
 //!
 //! Only the packets of tests in progress are held; a finished test's
-//! packets go to the caller, whose memory can be given back with
-//! [`Grouper::recycle`] (or are lent, [`Grouper::add_lending`]). What is
+//! packets are lent to the caller ([`Grouper::ended`]) until the next one
+//! ends. What is
 //! held in memory is capped ([`Grouper::with_max_held`]): beyond the cap,
 //! the packets of the tests that started first go to a temporary file
 //! ([`SpillFile`]) until they end, when they are read back, so what is
@@ -197,20 +197,13 @@ impl Grouper {
         self.held
     }
 
-    /// Adds a packet of the test named in it; returns the test if this
-    /// packet ended it, with all its packets (those in the temporary file
-    /// read back). Packets without a test id are ignored. An error: the
-    /// temporary file could not be read back.
-    pub fn add(&mut self, packet: &Packet<'_>) -> io::Result<Option<Test>> {
-        let ended = self.add_lending(packet)?;
-        Ok(ended.then(|| std::mem::take(&mut self.ended)))
-    }
-
-    /// [`Grouper::add`], lending the test the packet ended
-    /// ([`Grouper::ended`], `true`) rather than giving it: its memory is
-    /// reused for the next one, and no test is moved about, for callers
-    /// that only write it out.
-    pub fn add_lending(&mut self, packet: &Packet<'_>) -> io::Result<bool> {
+    /// Adds a packet of the test named in it; `true` if this packet ended
+    /// the test, which is then lent as [`Grouper::ended`] with all its
+    /// packets (those in the temporary file read back): its memory is
+    /// reused for the next one, and no test is moved about. Packets without
+    /// a test id are ignored. An error: the temporary file could not be
+    /// read back.
+    pub fn add(&mut self, packet: &Packet<'_>) -> io::Result<bool> {
         let Some(test_id) = packet.test_id() else {
             return Ok(false);
         };
@@ -252,7 +245,7 @@ impl Grouper {
         Ok(false)
     }
 
-    /// The test the last [`Grouper::add_lending`] that returned `true`
+    /// The test the last [`Grouper::add`] that returned `true`
     /// ended.
     pub fn ended(&self) -> &Test {
         &self.ended
@@ -293,8 +286,8 @@ impl Grouper {
         })
     }
 
-    /// Gives a handed-on test's memory back for reuse.
-    pub fn recycle(&mut self, test: Test) {
+    /// Keeps a handed-on test's memory for reuse.
+    fn recycle(&mut self, test: Test) {
         if self.spare.len() < 64 && test.packets.memory() <= MAX_SPARE_MEMORY {
             self.spare.push(test);
         }
@@ -455,7 +448,7 @@ mod tests {
         let mut grouper = Grouper::new();
         let mut done = Vec::new();
         each(&stream, |p| {
-            if grouper.add_lending(p).unwrap() {
+            if grouper.add(p).unwrap() {
                 let test = grouper.ended();
                 done.push((
                     test.test_id.clone(),
@@ -517,9 +510,8 @@ mod tests {
             ));
         };
         each(stream, |p| {
-            if let Some(test) = grouper.add(p).unwrap() {
-                keep(&test, &mut out);
-                grouper.recycle(test);
+            if grouper.add(p).unwrap() {
+                keep(grouper.ended(), &mut out);
             }
             while let Some(test) = grouper.forced_out() {
                 keep(&test, &mut out);
