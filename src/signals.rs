@@ -235,6 +235,23 @@ pub struct Stop {
 /// What [`Stop`] sends, in turn.
 const STOP_STEPS: [i32; 2] = [libc::SIGTERM, libc::SIGKILL];
 
+/// Sends the [`STOP_STEPS`] through `send` until `ended`: SIGTERM, then
+/// SIGKILL if it has not ended `after` later, waiting as long again.
+/// Returns whether it ended.
+fn escalate(mut send: impl FnMut(i32), ended: impl Fn() -> bool, after: Duration) -> bool {
+    for (step, signal) in STOP_STEPS.into_iter().enumerate() {
+        if step > 0 && ended() {
+            return true;
+        }
+        send(signal);
+        let deadline = Instant::now() + after;
+        while !ended() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+    ended()
+}
+
 /// How long a child has to end after SIGTERM, when
 /// [`Children::stop_for_good`] stops it, before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -360,21 +377,14 @@ impl Children {
     /// more).
     pub fn end_group(&self, child: &Child, after: Duration) -> bool {
         let pgid = child.id();
-        for signal in STOP_STEPS {
-            if !group_runs(pgid) {
-                return true;
-            }
+        let send = |signal| {
             if self.lock().pids.contains(&pgid) {
                 // SAFETY: the group of a child not reaped yet: its id names
                 // no other group.
                 unsafe { libc::kill(-(pgid as libc::pid_t), signal) };
             }
-            let deadline = Instant::now() + after;
-            while group_runs(pgid) && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(10));
-            }
-        }
-        !group_runs(pgid)
+        };
+        !group_runs(pgid) || escalate(send, || !group_runs(pgid), after)
     }
 
     /// Sends `signal` to every child on the list (or to its process group).
@@ -397,16 +407,9 @@ impl Children {
     /// more: `send(SIGTERM)`, then `send(SIGKILL)` if a child has not ended
     /// [`STOP_GRACE`] later (one that ignores SIGTERM would otherwise keep
     /// us waiting, or run on after us). `send` signals what is to stop.
-    pub fn stop_for_good(&self, mut send: impl FnMut(i32)) {
+    pub fn stop_for_good(&self, send: impl FnMut(i32)) {
         self.lock().stopping = true;
-        send(libc::SIGTERM);
-        let deadline = Instant::now() + STOP_GRACE;
-        while !self.all_ended() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if !self.all_ended() {
-            send(libc::SIGKILL);
-        }
+        escalate(send, || self.all_ended(), STOP_GRACE);
     }
 
     /// Whether a child on the list has not ended yet. If `send_it`, sends
