@@ -1,7 +1,7 @@
 //! Owned batches of decoded packets, to hand packets to another thread
 //! without decoding them again.
 
-use crate::codec::decode::decode;
+use crate::codec::decode::{decode, decode_known};
 use crate::codec::packet::{Layout, Packet, SIGNATURE};
 
 /// Packets copied out of the reader's buffer with their decoded layout.
@@ -54,17 +54,34 @@ impl PacketBatch {
     /// packets one after the other (as [`PacketBatch::bytes`] gives them);
     /// `None` if they are not.
     pub fn from_bytes(bytes: Vec<u8>) -> Option<PacketBatch> {
-        let mut packets = Vec::new();
+        let mut batch = PacketBatch::new();
+        batch.extend_from_bytes(&bytes, true).then_some(batch)
+    }
+
+    /// Adds copies of the packets in `bytes`, which must be whole valid
+    /// packets one after the other, checking their CRCs again if
+    /// `check_crc` (else only their fields: for bytes that never left
+    /// memory since they were decoded). `false` if they are not whole
+    /// valid packets; the batch then holds those before the first that is
+    /// not.
+    pub fn extend_from_bytes(&mut self, bytes: &[u8], check_crc: bool) -> bool {
         let mut at = 0;
         while at < bytes.len() {
-            if bytes[at] != SIGNATURE {
-                return None;
-            }
-            let packet = decode(&bytes[at..]).ok()??;
-            packets.push((at, at + packet.len(), packet.layout()));
+            let packet = if check_crc {
+                match bytes[at..].first() {
+                    Some(&SIGNATURE) => decode(&bytes[at..]).ok().flatten(),
+                    _ => None,
+                }
+            } else {
+                decode_known(&bytes[at..])
+            };
+            let Some(packet) = packet else {
+                return false;
+            };
+            self.push(&packet);
             at += packet.len();
         }
-        Some(PacketBatch { bytes, packets })
+        true
     }
 
     /// Empties it, keeping its memory for reuse.

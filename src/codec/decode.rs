@@ -184,6 +184,20 @@ pub fn decode(buf: &[u8]) -> Result<Option<Packet<'_>>, Invalid> {
     decode_with(buf, crc32)
 }
 
+/// Decodes a packet already found valid (its CRC checked when it was
+/// first decoded, and its bytes kept in memory since): its fields only,
+/// without hashing it again. `None` if `buf` does not start with a whole
+/// packet after all.
+pub(crate) fn decode_known(buf: &[u8]) -> Option<Packet<'_>> {
+    if buf.first() != Some(&SIGNATURE) {
+        return None;
+    }
+    let head = header(buf).ok()??;
+    let present = buf.get(..head.len)?;
+    let layout = walk_complete(head, &present[..head.len - 4]).ok()?;
+    Some(Packet::from_parts(present, layout))
+}
+
 /// Tags looked at before a candidate's bytes are all there: one with more
 /// is not rejected before then for what follows.
 pub const CHEAP_TAGS: u32 = 16;
@@ -221,9 +235,106 @@ pub fn decode_with<'a>(
     if stored != computed {
         return Err(Invalid::Crc { stored, computed });
     }
-    let layout = walk_fields(head, present, Budget::UNLIMITED)?
-        .expect("every byte is present and there is no budget");
+    let layout = walk_complete(head, body)?;
     Ok(Some(Packet::from_parts(present, layout)))
+}
+
+/// The fields of a candidate whose bytes are all there and whose CRC
+/// matched, `body` being its bytes before the CRC: the verdict of
+/// [`walk_fields`] without a budget, in one bounds check per field, since
+/// nothing can be missing (this is the walk every packet of a stream takes).
+#[inline(always)]
+fn walk_complete(head: Header, body: &[u8]) -> Result<Layout, Invalid> {
+    let flags = head.flags;
+    let mut at = Cursor {
+        body,
+        pos: head.header_len,
+    };
+    let mut layout = Layout {
+        flags,
+        ..Layout::default()
+    };
+    if flags.contains(Flags::TIMESTAMP) {
+        let secs = at.take(4, Field::Timestamp)?;
+        let seconds = u32::from_be_bytes([secs[0], secs[1], secs[2], secs[3]]);
+        let nanos = at.varint(Field::Timestamp)?;
+        layout.timestamp = Timestamp { seconds, nanos };
+    }
+    if flags.contains(Flags::TEST_ID) {
+        layout.test_id = at.string(Field::TestId)?;
+    }
+    if flags.contains(Flags::TAGS) {
+        let count = at.varint(Field::Tags)?;
+        let start = at.pos;
+        for _ in 0..count {
+            at.string(Field::Tags)?;
+        }
+        layout.tag_count = count;
+        layout.tags = Span::new(start..at.pos);
+    }
+    if flags.contains(Flags::MIME_TYPE) {
+        layout.mime = at.string(Field::Mime)?;
+    }
+    if flags.contains(Flags::FILE_CONTENT) {
+        layout.file_name = at.string(Field::FileName)?;
+        let len = at.varint(Field::FileContent)? as usize;
+        let start = at.pos;
+        at.take(len, Field::FileContent)?;
+        layout.file_content = Span::new(start..at.pos);
+    }
+    layout.route_field = at.pos as u32;
+    if flags.contains(Flags::ROUTE_CODE) {
+        layout.route_code = at.string(Field::RouteCode)?;
+    }
+    if at.pos != body.len() {
+        return Err(Invalid::TrailingBytes((body.len() - at.pos) as u32));
+    }
+    Ok(layout)
+}
+
+/// A cursor over the fields of a complete candidate.
+struct Cursor<'a> {
+    /// The bytes before the CRC, all present.
+    body: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline(always)]
+    fn take(&mut self, n: usize, field: Field) -> Result<&'a [u8], Invalid> {
+        let rest = &self.body[self.pos..];
+        if n > rest.len() {
+            return Err(Invalid::Overrun(field));
+        }
+        self.pos += n;
+        Ok(&rest[..n])
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, field: Field) -> Result<u32, Invalid> {
+        let rest = &self.body[self.pos..];
+        let Some(&first) = rest.first() else {
+            return Err(Invalid::Overrun(field));
+        };
+        let width = varint::width(first);
+        if width > rest.len() {
+            return Err(Invalid::Overrun(field));
+        }
+        self.pos += width;
+        let mut value = u32::from(first & 0x3F);
+        for &b in &rest[1..width] {
+            value = (value << 8) | u32::from(b);
+        }
+        Ok(value)
+    }
+
+    #[inline(always)]
+    fn string(&mut self, field: Field) -> Result<Span, Invalid> {
+        let len = self.varint(field)? as usize;
+        let start = self.pos;
+        check_string(self.take(len, field)?, field)?;
+        Ok(Span::new(start..self.pos))
+    }
 }
 
 /// How much of a candidate [`walk_fields`] looks at before it gives up
@@ -237,6 +348,8 @@ struct Budget {
 }
 
 impl Budget {
+    /// What [`walk_complete`] decides: checked against it in the tests.
+    #[cfg(test)]
     const UNLIMITED: Budget = Budget {
         tags: u32::MAX,
         string_bytes: usize::MAX,
@@ -384,22 +497,11 @@ impl<'a> Fields<'a> {
 
 /// Checks that a string field is UTF-8 without NUL. Most strings (test ids,
 /// tags, MIME types) are short and ASCII: those are checked a word at a time
-/// before falling back to the general checks.
+/// (the last word overlapping the one before, so no byte loop) before
+/// falling back to the general checks.
 #[inline(always)]
 fn check_string(bytes: &[u8], field: Field) -> Result<(), Invalid> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let mut plain = true;
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        // A byte with its high bit set, or (the classic has-zero-byte test) a NUL.
-        if (w | (w.wrapping_sub(LOW) & !w)) & HIGH != 0 {
-            plain = false;
-            break;
-        }
-    }
-    if plain && words.remainder().iter().all(|&b| b != 0 && b < 0x80) {
+    if plain_ascii(bytes) {
         return Ok(());
     }
     if memchr::memchr(0, bytes).is_some() {
@@ -409,6 +511,33 @@ fn check_string(bytes: &[u8], field: Field) -> Result<(), Invalid> {
         return Err(Invalid::NotUtf8(field));
     }
     Ok(())
+}
+
+/// Whether every byte is ASCII and none is NUL.
+#[inline(always)]
+fn plain_ascii(bytes: &[u8]) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte with its high bit set, or (the classic has-zero-byte test,
+    // exact when no high bit is set) a NUL, leaves a high bit in `bad`.
+    let bad = |w: u64| w | (w.wrapping_sub(LOW) & !w);
+    let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    let n = bytes.len();
+    if n >= 8 {
+        let mut acc = bad(word(n - 8));
+        let mut i = 0;
+        while i + 8 < n {
+            acc |= bad(word(i));
+            i += 8;
+        }
+        acc & HIGH == 0
+    } else if n >= 4 {
+        let half = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+        let w = u64::from(half(0)) << 32 | u64::from(half(n - 4));
+        bad(w) & HIGH == 0
+    } else {
+        bytes.iter().all(|&b| b != 0 && b < 0x80)
+    }
 }
 
 #[cfg(test)]
@@ -506,6 +635,48 @@ mod tests {
         let last_tag = bytes.len() - 4 - tags.last().unwrap().len();
         bytes[last_tag] = 0;
         assert!(matches!(decode(&bytes), Err(Invalid::Crc { .. })));
+    }
+
+    proptest::proptest! {
+        /// The walk every complete packet takes decides as the budgeted
+        /// walk does without a budget: same layout, same reason.
+        #[test]
+        fn the_complete_walk_is_the_unbudgeted_walk(
+            fields in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+            flags in 0u16..0x1000,
+            at in 0usize..80,
+            byte in proptest::num::u8::ANY,
+        ) {
+            // A real packet's fields, then damage to one byte, or random
+            // bytes behind random flags.
+            let mut bytes = Vec::new();
+            let event = crate::Event {
+                test_id: Some("tests.a.b"),
+                tags: Some(&["worker-0", "é"]),
+                file: Some(("stdout", &fields[..fields.len().min(20)])),
+                mime: Some("text/plain"),
+                route_code: Some("0/1"),
+                ..crate::Event::default()
+            };
+            crate::encode(&event, &mut bytes).unwrap();
+            let mut damaged = bytes.clone();
+            let i = 4 + at % (damaged.len() - 8);
+            damaged[i] = byte;
+            let mut random = vec![SIGNATURE, 0x20 | (flags >> 8) as u8 & 0xf7, flags as u8];
+            random.push((fields.len() + 8) as u8 & 0x3f);
+            random.extend_from_slice(&fields);
+            random.extend_from_slice(&[0; 4]);
+            for candidate in [&bytes, &damaged, &random] {
+                let Ok(Some(head)) = header(candidate) else { continue };
+                if head.len > candidate.len() {
+                    continue;
+                }
+                let present = &candidate[..head.len];
+                let expected = walk_fields(head, present, Budget::UNLIMITED)
+                    .map(|layout| layout.expect("all present, no budget"));
+                proptest::prop_assert_eq!(walk_complete(head, &present[..head.len - 4]), expected);
+            }
+        }
     }
 
     #[test]

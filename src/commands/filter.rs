@@ -544,6 +544,10 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     }
     for test in held.finish() {
         write_test(&selection, &test?, &mut renames, &mut made);
+        if made.len() >= 64 * 1024 {
+            out.write_all(&made)?;
+            made.clear();
+        }
     }
     wrapper.finish(&mut made);
     out.write_all(&made)?;

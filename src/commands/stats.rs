@@ -271,20 +271,17 @@ fn write_slowest(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
 
 fn report_unfinished(summary: &Summary) {
     let unfinished = summary.unfinished();
-    if unfinished.is_empty() {
+    if unfinished.len() == 0 {
         return;
     }
     const SHOWN: usize = 10;
-    let mut names: Vec<&str> = unfinished
-        .iter()
-        .take(SHOWN)
-        .map(|t| t.test_id.as_str())
-        .collect();
-    let more = format!("and {} more", unfinished.len().saturating_sub(SHOWN));
-    if unfinished.len() > SHOWN {
+    let count = unfinished.len();
+    let mut names: Vec<&str> = unfinished.take(SHOWN).map(|t| t.test_id).collect();
+    let more = format!("and {} more", count.saturating_sub(SHOWN));
+    if count > SHOWN {
         names.push(&more);
     }
-    let (n, plural) = match unfinished.len() {
+    let (n, plural) = match count {
         1 => (1, " test"),
         n => (n, " tests"),
     };
@@ -309,7 +306,6 @@ fn json_summary(
     }
     let unfinished: Vec<_> = summary
         .unfinished()
-        .iter()
         .map(|t| {
             json!({
                 "test_id": t.test_id,

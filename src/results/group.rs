@@ -24,11 +24,11 @@ use std::hash::Hasher;
 use std::io;
 use std::path::Path;
 
-use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 
 use crate::codec::batch::PacketBatch;
 use crate::codec::packet::{Packet, Status, Timestamp};
+use crate::results::open::OpenTable;
 use crate::results::spill::{Chain, SpillFile};
 
 /// A test with all its packets.
@@ -43,9 +43,6 @@ pub struct Test {
     /// Whether a packet with a final status ended it (else the stream ended
     /// first, or it was handed on early, see [`Grouper::forced_out`]).
     pub finished: bool,
-    started: u64,
-    /// Its packets before those in `packets`, in the temporary file.
-    spilled: Option<Chain>,
 }
 
 /// One attachment of a test: a file's name, its MIME type as first given,
@@ -114,12 +111,103 @@ impl Test {
     }
 }
 
+/// A test in progress, as small as it can be: its packets back to back,
+/// and where its key is. Every packet of a test carries its test id and
+/// route code, so the key is read from the first packet held rather than
+/// kept apart; only a test whose packets all went to the temporary file
+/// keeps a copy.
+#[derive(Debug, Default)]
+struct OpenTest {
+    /// Its packets since it started or last went to the temporary file.
+    bytes: Vec<u8>,
+    /// The test id's and route code's places in the first packet of
+    /// `bytes` (`route` empty and `routed` false without a route code).
+    id: (u32, u32),
+    route: (u32, u32),
+    routed: bool,
+    started: u64,
+    spilled: Option<Box<Spilled>>,
+}
+
+/// What a test whose packets went to the temporary file keeps.
+#[derive(Debug)]
+struct Spilled {
+    chain: Chain,
+    test_id: Box<str>,
+    route_code: Option<Box<str>>,
+}
+
+impl OpenTest {
+    fn new(packet: &Packet<'_>, started: u64) -> OpenTest {
+        let mut test = OpenTest {
+            started,
+            ..OpenTest::default()
+        };
+        test.push(packet);
+        test
+    }
+
+    /// Adds a packet of the test.
+    fn push(&mut self, packet: &Packet<'_>) {
+        if self.bytes.is_empty() {
+            let layout = packet.layout();
+            let span = |s: crate::codec::packet::Span| (s.start, s.end);
+            self.id = span(layout.test_id);
+            self.route = span(layout.route_code);
+            self.routed = layout
+                .flags
+                .contains(crate::codec::packet::Flags::ROUTE_CODE);
+        }
+        self.bytes.extend_from_slice(packet.raw());
+    }
+
+    /// The memory its packets take.
+    fn memory(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Its test id and route code as bytes.
+    #[inline]
+    fn key(&self) -> (&[u8], Option<&[u8]>) {
+        match &self.spilled {
+            Some(spilled) if self.bytes.is_empty() => (
+                spilled.test_id.as_bytes(),
+                spilled.route_code.as_deref().map(str::as_bytes),
+            ),
+            _ => {
+                let at = |(start, end): (u32, u32)| &self.bytes[start as usize..end as usize];
+                (at(self.id), self.routed.then(|| at(self.route)))
+            }
+        }
+    }
+
+    #[inline]
+    fn is(&self, test_id: &str, route_code: Option<&str>) -> bool {
+        let (id, route) = self.key();
+        id == test_id.as_bytes() && route == route_code.map(str::as_bytes)
+    }
+
+    /// Its test id and route code.
+    fn key_text(&self) -> (&str, Option<&str>) {
+        // Both were checked as UTF-8 when the packet was decoded.
+        fn text(b: &[u8]) -> &str {
+            std::str::from_utf8(b).expect("decoded strings are UTF-8")
+        }
+        let (id, route) = self.key();
+        (text(id), route.map(text))
+    }
+
+    fn hash(&self) -> u64 {
+        let (id, route) = self.key_text();
+        hash_key(id, route)
+    }
+}
+
 /// Gathers the packets of tests until they end.
 #[derive(Debug)]
 pub struct Grouper {
-    open: HashTable<Test>,
+    open: OpenTable<OpenTest>,
     started: u64,
-    spare: Vec<Test>,
     /// The most memory the packets of open tests may take.
     max_held: usize,
     /// The memory they take.
@@ -131,6 +219,8 @@ pub struct Grouper {
     forced: VecDeque<Test>,
     /// The test the last packet ended, lent to the caller.
     ended: Test,
+    /// Bytes read back from the temporary file.
+    scratch: Vec<u8>,
     /// Warnings for the caller to show.
     notices: VecDeque<String>,
     /// Whether the first spill was told.
@@ -154,14 +244,6 @@ pub(crate) fn hash_key(test_id: &str, route_code: Option<&str>) -> u64 {
     hasher.finish()
 }
 
-fn test_hash(test: &Test) -> u64 {
-    hash_key(&test.test_id, test.route_code.as_deref())
-}
-
-/// A recycled test keeps its allocations only if they are this small: what
-/// spare tests take is not counted as held.
-const MAX_SPARE_MEMORY: usize = 64 * 1024;
-
 impl Grouper {
     /// No tests yet, and no cap on what is held.
     pub fn new() -> Grouper {
@@ -172,15 +254,15 @@ impl Grouper {
     /// bytes of memory, the rest going to a temporary file in `dir`.
     pub fn with_max_held(max_held: usize, dir: &Path) -> Grouper {
         Grouper {
-            open: HashTable::new(),
+            open: OpenTable::default(),
             started: 0,
-            spare: Vec::new(),
             max_held,
             held: 0,
             spill: SpillFile::new(dir),
             spilled_tests: 0,
             forced: VecDeque::new(),
             ended: Test::default(),
+            scratch: Vec::new(),
             notices: VecDeque::new(),
             told: false,
         }
@@ -200,43 +282,43 @@ impl Grouper {
     /// Adds a packet of the test named in it; `true` if this packet ended
     /// the test, which is then lent as [`Grouper::ended`] with all its
     /// packets (those in the temporary file read back): its memory is
-    /// reused for the next one, and no test is moved about. Packets without
-    /// a test id are ignored. An error: the temporary file could not be
-    /// read back.
+    /// reused for the next one. Packets without a test id are ignored. An
+    /// error: the temporary file could not be read back.
     pub fn add(&mut self, packet: &Packet<'_>) -> io::Result<bool> {
         let Some(test_id) = packet.test_id() else {
             return Ok(false);
         };
         let route_code = packet.route_code();
         let hash = hash_key(test_id, route_code);
-        let is_this = |t: &Test| t.test_id == test_id && t.route_code.as_deref() == route_code;
+        let is_this = |t: &OpenTest| t.is(test_id, route_code);
         if packet.status().is_final() {
-            let mut test = match self.open.find_entry(hash, is_this) {
-                Ok(entry) => {
-                    let test = entry.remove().0;
-                    self.held -= test.packets.memory();
-                    test
-                }
-                Err(_) => self.new_test(test_id, route_code),
-            };
-            test.packets.push(packet);
-            test.finished = true;
-            self.read_back(&mut test)?;
-            let done = std::mem::replace(&mut self.ended, test);
-            self.recycle(done);
+            let open = self.open.remove(hash, is_this);
+            let mut ended = std::mem::take(&mut self.ended);
+            ended.test_id.clear();
+            ended.test_id.push_str(test_id);
+            ended.route_code = route_code.map(str::to_owned);
+            ended.packets.clear();
+            ended.finished = true;
+            if let Some(open) = open {
+                self.held -= open.memory();
+                self.take_packets(open, &mut ended.packets)?;
+            }
+            ended.packets.push(packet);
+            self.ended = ended;
             return Ok(true);
         }
-        match self.open.find_mut(hash, is_this) {
-            Some(test) => {
-                let before = test.packets.memory();
-                test.packets.push(packet);
-                self.held = self.held - before + test.packets.memory();
+        match self.open.find(hash, is_this) {
+            Some(slot) => {
+                let test = self.open.get_mut(slot);
+                let before = test.memory();
+                test.push(packet);
+                self.held = self.held - before + test.memory();
             }
             None => {
-                let mut test = self.new_test(test_id, route_code);
-                test.packets.push(packet);
-                self.held += test.packets.memory();
-                self.open.insert_unique(hash, test, test_hash);
+                self.started += 1;
+                let test = OpenTest::new(packet, self.started);
+                self.held += test.memory();
+                self.open.insert(hash, test, OpenTest::hash);
             }
         }
         if self.held > self.max_held {
@@ -256,9 +338,6 @@ impl Grouper {
     /// packets so far, `finished` false. Its later packets make a test of
     /// their own. Ask after each [`Grouper::add`].
     pub fn forced_out(&mut self) -> Option<Test> {
-        if self.forced.is_empty() {
-            return None;
-        }
         self.forced.pop_front()
     }
 
@@ -277,51 +356,52 @@ impl Grouper {
     /// first (the order testtools hands them on in), each read back from
     /// the temporary file as it is taken.
     pub fn finish(&mut self) -> impl Iterator<Item = io::Result<Test>> + '_ {
-        let mut open: Vec<Test> = self.open.drain().collect();
-        open.sort_by_key(|t| std::cmp::Reverse(t.started));
+        let mut slots: Vec<u32> = self.open.slots().collect();
+        let open = &self.open;
+        slots.sort_unstable_by_key(|&slot| std::cmp::Reverse(open.get(slot).started));
         self.held = 0;
-        open.into_iter().map(|mut test| {
-            self.read_back(&mut test)?;
-            Ok(test)
+        slots.into_iter().map(|slot| {
+            let hash = self.open.get(slot).hash();
+            let open = self.open.remove_slot(hash, slot);
+            self.unfinished(open)
         })
     }
 
-    /// Keeps a handed-on test's memory for reuse.
-    fn recycle(&mut self, test: Test) {
-        if self.spare.len() < 64 && test.packets.memory() <= MAX_SPARE_MEMORY {
-            self.spare.push(test);
-        }
-    }
-
-    fn new_test(&mut self, test_id: &str, route_code: Option<&str>) -> Test {
-        let mut test = self.spare.pop().unwrap_or_default();
-        test.test_id.clear();
-        test.test_id.push_str(test_id);
-        test.route_code = route_code.map(str::to_owned);
-        test.packets.clear();
-        test.finished = false;
-        test.spilled = None;
-        self.started += 1;
-        test.started = self.started;
-        test
-    }
-
-    /// Puts the test's packets from the temporary file back before those
-    /// it holds, once it leaves the grouper.
-    fn read_back(&mut self, test: &mut Test) -> io::Result<()> {
-        let Some(chain) = test.spilled.take() else {
-            return Ok(());
+    /// A test handed on before its end, with all its packets.
+    fn unfinished(&mut self, open: OpenTest) -> io::Result<Test> {
+        let (test_id, route_code) = open.key_text();
+        let mut test = Test {
+            test_id: test_id.to_owned(),
+            route_code: route_code.map(str::to_owned),
+            ..Test::default()
         };
-        let mut bytes = Vec::new();
-        self.spill.read(chain, &mut bytes)?;
-        bytes.extend_from_slice(test.packets.bytes());
-        test.packets = PacketBatch::from_bytes(bytes).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, "held packets came back damaged")
-        })?;
-        self.spilled_tests -= 1;
-        if self.spilled_tests == 0 {
-            self.spill.empty()?;
+        self.take_packets(open, &mut test.packets)?;
+        Ok(test)
+    }
+
+    /// Puts an open test's packets in `packets`: those from the temporary
+    /// file first, then those it holds.
+    fn take_packets(&mut self, open: OpenTest, packets: &mut PacketBatch) -> io::Result<()> {
+        if let Some(spilled) = &open.spilled {
+            let mut bytes = std::mem::take(&mut self.scratch);
+            bytes.clear();
+            self.spill.read(spilled.chain, &mut bytes)?;
+            // What the file gives back is checked again, CRCs and all.
+            if !packets.extend_from_bytes(&bytes, true) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "held packets came back damaged",
+                ));
+            }
+            self.scratch = bytes;
+            self.spilled_tests -= 1;
+            if self.spilled_tests == 0 {
+                self.spill.empty()?;
+            }
         }
+        // These never left memory: they were decoded when they came.
+        let whole = packets.extend_from_bytes(&open.bytes, false);
+        debug_assert!(whole, "held packets are whole packets");
         Ok(())
     }
 
@@ -329,28 +409,37 @@ impl Grouper {
     /// temporary file until half the cap is held (so this is not done for
     /// every packet). A test whose packets cannot go there is handed on.
     fn relieve(&mut self) -> io::Result<()> {
-        let mut order: Vec<(u64, usize)> = self
+        let mut order: Vec<(u64, u32)> = self
             .open
-            .iter_buckets()
-            .filter_map(|i| self.open.get_bucket(i).map(|t| (t, i)))
-            .filter(|(t, _)| !t.packets.is_empty())
-            .map(|(t, i)| (t.started, i))
+            .slots()
+            .map(|slot| (self.open.get(slot), slot))
+            .filter(|(t, _)| !t.bytes.is_empty())
+            .map(|(t, slot)| (t.started, slot))
             .collect();
         order.sort_unstable();
         let target = self.max_held / 2;
-        for (_, index) in order {
+        for (_, slot) in order {
             if self.held <= target {
                 break;
             }
-            let test = self.open.get_bucket_mut(index).expect("a test's bucket");
-            let memory = test.packets.memory();
-            match self.spill.append(test.spilled, test.packets.bytes()) {
+            let test = self.open.get_mut(slot);
+            let memory = test.memory();
+            let chain = test.spilled.as_ref().map(|s| s.chain);
+            match self.spill.append(chain, &test.bytes) {
                 Ok(chain) => {
-                    if test.spilled.is_none() {
-                        self.spilled_tests += 1;
+                    match &mut test.spilled {
+                        Some(spilled) => spilled.chain = chain,
+                        None => {
+                            let (test_id, route_code) = test.key_text();
+                            test.spilled = Some(Box::new(Spilled {
+                                chain,
+                                test_id: test_id.into(),
+                                route_code: route_code.map(Into::into),
+                            }));
+                            self.spilled_tests += 1;
+                        }
                     }
-                    test.spilled = Some(chain);
-                    test.packets = PacketBatch::new();
+                    test.bytes = Vec::new();
                     self.held -= memory;
                     if !self.told {
                         self.told = true;
@@ -363,9 +452,10 @@ impl Grouper {
                     }
                 }
                 Err(err) => {
-                    let entry = self.open.get_bucket_entry(index).expect("a test's bucket");
-                    let mut test = entry.remove().0;
+                    let hash = test.hash();
+                    let open = self.open.remove_slot(hash, slot);
                     self.held -= memory;
+                    let test = self.unfinished(open)?;
                     self.notices.push_back(format!(
                         "cannot hold tests in progress in a temporary file in {} ({}): \
                          handing on test {} before its end",
@@ -373,7 +463,6 @@ impl Grouper {
                         crate::os::io_message(&err),
                         crate::os::shortened(&test.test_id, 200)
                     ));
-                    self.read_back(&mut test)?;
                     self.forced.push_back(test);
                 }
             }

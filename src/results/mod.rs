@@ -5,5 +5,6 @@
 //! temporary file in which the grouper holds tests beyond its cap.
 
 pub mod group;
+mod open;
 pub mod spill;
 pub mod stats;

@@ -14,19 +14,19 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use hashbrown::HashTable;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::codec::packet::{Packet, Status, Tags, Timestamp};
 use crate::results::group::hash_key;
+use crate::results::open::{KeyArena, KeyAt, OpenTable};
 
 /// A test that had not finished when the stream ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unfinished {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unfinished<'a> {
     /// Its id.
-    pub test_id: String,
+    pub test_id: &'a str,
     /// Its route code.
-    pub route_code: Option<String>,
+    pub route_code: Option<&'a str>,
     /// `InProgress`, or `Unset` when it never had a status.
     pub status: Status,
 }
@@ -70,9 +70,9 @@ fn seconds(nanos: u128) -> f64 {
 #[derive(Debug, Default)]
 pub struct Summary {
     /// Tests in progress, by test id and route code.
-    open: HashTable<OpenTest>,
-    /// Finished tests' entries, reused for new tests.
-    spare: Vec<OpenTest>,
+    open: OpenTable<Record>,
+    /// Their keys.
+    keys: KeyArena,
     tags: TagTable,
     outcomes: [u64; 8],
     total: u64,
@@ -82,21 +82,31 @@ pub struct Summary {
     latest: Option<Timestamp>,
     test_nanos: u128,
     routes: BTreeMap<String, u64>,
-    unfinished: Vec<Unfinished>,
+    /// The slots of `open` left at the end, in (route code, test id) order.
+    unfinished: Vec<u32>,
     slowest_wanted: usize,
     slowest: BinaryHeap<Reverse<Timed>>,
 }
 
-/// Tags by number, so records hold small numbers rather than strings.
+/// Tags by number, and tag lists by number, so a test in progress holds
+/// one small number for its tags rather than strings or a list.
 #[derive(Debug, Default)]
 struct TagTable {
     ids: HashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
-    seen: Vec<bool>,
+    /// Each distinct list of tag numbers, by number.
+    lists: Vec<Box<[u32]>>,
+    list_ids: HashMap<Box<[u32]>, u32>,
+    /// Whether a finished test had the list.
+    list_seen: Vec<bool>,
     /// Recent tag lists by their wire bytes: most packets repeat one of a
     /// few lists (a worker's tag), which then needs no hashing.
-    recent: [(Vec<u8>, Vec<u32>); 8],
+    recent: [(Vec<u8>, u32); 8],
+    scratch: Vec<u32>,
 }
+
+/// A test's tag list before any packet gave it tags.
+const NO_TAGS: u32 = u32::MAX;
 
 impl TagTable {
     fn id(&mut self, tag: &str) -> u32 {
@@ -105,65 +115,83 @@ impl TagTable {
         }
         let id = self.names.len() as u32;
         self.names.push(tag.into());
-        self.seen.push(false);
         self.ids.insert(tag.into(), id);
         id
     }
 
-    /// Puts the numbers of `tags` in `out`.
-    fn ids_of(&mut self, tags: Tags<'_>, out: &mut Vec<u32>) {
+    /// The number of the list `tags`.
+    fn list_of(&mut self, tags: Tags<'_>) -> u32 {
         let wire = tags.wire_bytes();
         let slot = (wire.len() + wire.last().map_or(0, |&b| usize::from(b))) % self.recent.len();
-        out.clear();
-        if self.recent[slot].0 == wire {
-            out.extend_from_slice(&self.recent[slot].1);
-            return;
+        if self.recent[slot].1 != NO_TAGS && self.recent[slot].0 == wire {
+            return self.recent[slot].1;
         }
+        let mut ids = std::mem::take(&mut self.scratch);
+        ids.clear();
         for tag in tags {
-            out.push(self.id(tag));
+            ids.push(self.id(tag));
         }
-        let (cached_wire, cached_ids) = &mut self.recent[slot];
+        let list = match self.list_ids.get(&ids[..]) {
+            Some(&list) => list,
+            None => {
+                let list = self.lists.len() as u32;
+                self.lists.push(ids[..].into());
+                self.list_ids.insert(ids[..].into(), list);
+                self.list_seen.push(false);
+                list
+            }
+        };
+        self.scratch = ids;
+        let (cached_wire, cached_list) = &mut self.recent[slot];
         cached_wire.clear();
         cached_wire.extend_from_slice(wire);
-        cached_ids.clear();
-        cached_ids.extend_from_slice(out);
+        *cached_list = list;
+        list
     }
 }
 
 /// A test in progress.
-#[derive(Debug, Default)]
-struct OpenTest {
-    test_id: String,
-    route_code: Option<String>,
-    record: Record,
+#[derive(Clone, Copy, Debug)]
+struct Record {
+    key: KeyAt,
+    status: Status,
+    /// Its tag list's number, or [`NO_TAGS`].
+    tags: u32,
+    /// Whether `first` and `last` hold timestamps.
+    timed: bool,
+    first: Timestamp,
+    last: Timestamp,
 }
 
-impl OpenTest {
-    fn is(&self, test_id: &str, route_code: Option<&str>) -> bool {
-        self.test_id == test_id && self.route_code.as_deref() == route_code
+impl Default for Record {
+    fn default() -> Record {
+        Record {
+            key: KeyAt::default(),
+            status: Status::Unset,
+            tags: NO_TAGS,
+            timed: false,
+            first: Timestamp::default(),
+            last: Timestamp::default(),
+        }
     }
 }
 
-#[derive(Debug, Default)]
-struct Record {
-    status: Status,
-    tags: Vec<u32>,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-}
-
 impl Record {
+    #[inline]
     fn update(&mut self, packet: &Packet<'_>, tags: &mut TagTable) {
         let status = packet.status();
         if status != Status::Unset {
             self.status = status;
         }
         if let Some(ts) = packet.timestamp() {
-            self.first = self.first.or(Some(ts));
-            self.last = Some(ts);
+            if !self.timed {
+                self.first = ts;
+                self.timed = true;
+            }
+            self.last = ts;
         }
         if let Some(packet_tags) = packet.tags() {
-            tags.ids_of(packet_tags, &mut self.tags);
+            self.tags = tags.list_of(packet_tags);
         }
     }
 }
@@ -193,63 +221,63 @@ impl Summary {
         }
         let route_code = packet.route_code();
         let hash = hash_key(test_id, route_code);
-        let is_this = |open: &OpenTest| open.is(test_id, route_code);
         // One lookup for the usual packet; a new test costs a second one.
+        let keys = &self.keys;
+        let is_this = |r: &Record| keys.is(r.key, test_id, route_code);
         if status.is_final() {
-            let mut test = match self.open.find_entry(hash, is_this) {
-                Ok(entry) => entry.remove().0,
-                Err(_) => self.new_test(test_id, route_code),
+            let mut record = match self.open.remove(hash, is_this) {
+                Some(record) => {
+                    self.keys.drop_key(record.key);
+                    record
+                }
+                None => Record::default(),
             };
-            test.record.update(packet, &mut self.tags);
-            self.finish_test(&test);
-            self.spare.push(test);
-        } else if let Some(test) = self.open.find_mut(hash, is_this) {
-            test.record.update(packet, &mut self.tags);
+            record.update(packet, &mut self.tags);
+            self.finish_test(&record, test_id, route_code);
+        } else if let Some(slot) = self.open.find(hash, is_this) {
+            self.open.get_mut(slot).update(packet, &mut self.tags);
         } else {
-            let mut test = self.new_test(test_id, route_code);
-            test.record.update(packet, &mut self.tags);
-            self.open.insert_unique(hash, test, |t| {
-                hash_key(&t.test_id, t.route_code.as_deref())
+            if self.keys.wants_compacting() {
+                self.keys
+                    .compact(self.open.values_mut().map(|r| &mut r.key));
+            }
+            let mut record = Record {
+                key: self.keys.add(test_id, route_code),
+                ..Record::default()
+            };
+            record.update(packet, &mut self.tags);
+            let keys = &self.keys;
+            self.open.insert(hash, record, |r| {
+                let (id, route) = keys.get(r.key);
+                hash_key(id, route)
             });
         }
-    }
-
-    /// An entry for a new test, reusing a finished one's memory.
-    fn new_test(&mut self, test_id: &str, route_code: Option<&str>) -> OpenTest {
-        let mut test = self.spare.pop().unwrap_or_default();
-        test.test_id.clear();
-        test.test_id.push_str(test_id);
-        match route_code {
-            Some(route) => {
-                let owned = test.route_code.get_or_insert_with(String::new);
-                owned.clear();
-                owned.push_str(route);
-            }
-            None => test.route_code = None,
-        }
-        test.record.status = Status::Unset;
-        test.record.tags.clear();
-        test.record.first = None;
-        test.record.last = None;
-        test
     }
 
     /// Ends the run: tests still open count as failed (as in python-subunit).
+    /// They stay in the table, where [`Summary::unfinished`] finds them:
+    /// copying out their ids could double the memory of a run that ends
+    /// with a great many tests in progress.
     pub fn finish(&mut self) {
-        let mut open: Vec<OpenTest> = self.open.drain().collect();
-        open.sort_by(|a, b| (&a.route_code, &a.test_id).cmp(&(&b.route_code, &b.test_id)));
-        for test in open {
-            self.finish_test(&test);
-            self.unfinished.push(Unfinished {
-                status: test.record.status,
-                test_id: test.test_id,
-                route_code: test.route_code,
-            });
+        let (open, keys) = (
+            std::mem::take(&mut self.open),
+            std::mem::take(&mut self.keys),
+        );
+        let key = |slot: u32| keys.get(open.get(slot).key);
+        let mut slots: Vec<u32> = open.slots().collect();
+        slots.sort_by(|&a, &b| {
+            let ((a_id, a_route), (b_id, b_route)) = (key(a), key(b));
+            (a_route, a_id).cmp(&(b_route, b_id))
+        });
+        for &slot in &slots {
+            let (test_id, route_code) = key(slot);
+            self.finish_test(open.get(slot), test_id, route_code);
         }
+        (self.open, self.keys) = (open, keys);
+        self.unfinished = slots;
     }
 
-    fn finish_test(&mut self, test: &OpenTest) {
-        let record = &test.record;
+    fn finish_test(&mut self, record: &Record, test_id: &str, route_code: Option<&str>) {
         self.total += 1;
         self.outcomes[record.status as usize] += 1;
         match record.status {
@@ -257,21 +285,21 @@ impl Summary {
             Status::Fail | Status::InProgress | Status::Unset => self.failed += 1,
             _ => {}
         }
-        for &tag in &record.tags {
-            self.tags.seen[tag as usize] = true;
+        if record.tags != NO_TAGS {
+            self.tags.list_seen[record.tags as usize] = true;
         }
-        if let Some(route) = &test.route_code {
+        if let Some(route) = route_code {
             match self.routes.get_mut(route) {
                 Some(n) => *n += 1,
                 None => {
-                    self.routes.insert(route.clone(), 1);
+                    self.routes.insert(route.to_owned(), 1);
                 }
             }
         }
-        if let (Some(first), Some(last)) = (record.first, record.last) {
-            let nanos = nanos_between(first, last);
+        if record.timed {
+            let nanos = nanos_between(record.first, record.last);
             self.test_nanos += u128::from(nanos);
-            self.keep_if_slow(nanos, &test.test_id, test.route_code.as_deref());
+            self.keep_if_slow(nanos, test_id, route_code);
         }
     }
 
@@ -322,7 +350,13 @@ impl Summary {
 
     /// The tags of the tests, sorted.
     pub fn seen_tags(&self) -> Vec<&str> {
-        let mut tags: Vec<&str> = (self.tags.names.iter().zip(&self.tags.seen))
+        let mut seen = vec![false; self.tags.names.len()];
+        for (list, _) in (self.tags.lists.iter().zip(&self.tags.list_seen)).filter(|(_, s)| **s) {
+            for &tag in list.iter() {
+                seen[tag as usize] = true;
+            }
+        }
+        let mut tags: Vec<&str> = (self.tags.names.iter().zip(&seen))
             .filter(|(_, seen)| **seen)
             .map(|(name, _)| &**name)
             .collect();
@@ -349,9 +383,18 @@ impl Summary {
         &self.routes
     }
 
-    /// Tests that had not finished at the end (after [`Summary::finish`]).
-    pub fn unfinished(&self) -> &[Unfinished] {
-        &self.unfinished
+    /// Tests that had not finished at the end (after [`Summary::finish`]),
+    /// by route code and test id.
+    pub fn unfinished(&self) -> impl ExactSizeIterator<Item = Unfinished<'_>> {
+        self.unfinished.iter().map(|&slot| {
+            let record = self.open.get(slot);
+            let (test_id, route_code) = self.keys.get(record.key);
+            Unfinished {
+                test_id,
+                route_code,
+                status: record.status,
+            }
+        })
     }
 
     /// The slowest tests, slowest first.
