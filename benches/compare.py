@@ -41,9 +41,9 @@ TAP_MIB = env_int("BENCH_TAP_MIB", min(96, MIB))
 MUX_MIB = env_int("BENCH_MUX_MIB", MIB)
 SCALE_MIB = env_int("BENCH_SCALE_MIB", max(1, min(16, MIB // 8)))
 OPEN = [int(n) for n in os.environ.get("BENCH_OPEN", "100000 400000").split()]
-RUNS = env_int("BENCH_RUNS", 10)
+RUNS = env_int("BENCH_RUNS", 7)
 PY_RUNS = env_int("BENCH_PY_RUNS", 2)
-SLICE_RUNS = env_int("BENCH_SLICE_RUNS", 5)
+SLICE_RUNS = env_int("BENCH_SLICE_RUNS", 3)
 SEED = 42
 # The realistic run: 4 workers, a line of build output before about 2% of
 # the packets, 1% of tests with attachments, 2% of tests started and never
@@ -345,7 +345,11 @@ NOTES = []
 
 def row(**cells):
     TABLE.append(cells)
-    print(f"  {cells['command']}: {cells['result']}", file=sys.stderr, flush=True)
+    progress(f"  {cells['command']}: {cells['result']}")
+
+
+def progress(text):
+    print(f"[{time.time() - STARTED:4.0f} s] {text}", file=sys.stderr, flush=True)
 
 
 def stream_row(name, args, inp, slice_inp, py_argv, check, wall_max, py_min,
@@ -492,7 +496,7 @@ def main():
     if not HAVE_TIME:
         print("== no /usr/bin/time: peak RSS not measured (apt-get install time)")
 
-    print("== generating inputs", file=sys.stderr, flush=True)
+    progress("generating inputs")
     main_run = gen(os.path.join(WORK, "run.subunit"), "--size", str(MIB), *RUN_ARGS)
     slice_run = gen(os.path.join(WORK, "slice.subunit"), "--size", str(MIB),
                     "--prefix", str(SLICE_MIB), *RUN_ARGS)
@@ -516,7 +520,7 @@ def main():
           f"{os.path.getsize(main_tap)} bytes ({sum(1 for _ in open(main_tap, 'rb'))} lines), "
           f"slice {os.path.getsize(slice_tap)}")
 
-    print("== timing", file=sys.stderr, flush=True)
+    progress("timing")
     stream_row("subunit-stats", ["--no-passthrough"], main_run, slice_run,
                [python("subunit-stats"), "--no-passthrough"], same_stats, 3, 300, cpu_max=3,
                py_stdin=False)
@@ -542,7 +546,7 @@ def main():
         for i in inputs:
             os.remove(i)
 
-    print("== memory", file=sys.stderr, flush=True)
+    progress("memory")
     scale = [gen(os.path.join(WORK, f"scale{k}.subunit"), "--size", str(SCALE_MIB * k),
                  "--chatter", "2", "--attachments", "1") for k in (1, 4, 16)]
     scaling_rows(scale)

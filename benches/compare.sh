@@ -18,8 +18,8 @@
 #   BENCH_MUX_MIB     all subunit-mux inputs together, 4 and 16 of them (BENCH_MIB)
 #   BENCH_SCALE_MIB   the 1x of the 1x/4x/16x memory rows (16, at most BENCH_MIB/8)
 #   BENCH_OPEN        numbers of open tests for the per-test rows ("100000 400000")
-#   BENCH_RUNS        alternating runs of ours and cat (10)
-#   BENCH_PY_RUNS     python runs on the slice (2); BENCH_SLICE_RUNS ours after each (5)
+#   BENCH_RUNS        alternating runs of ours and cat (7)
+#   BENCH_PY_RUNS     python runs on the slice (2); BENCH_SLICE_RUNS ours after each (3)
 #   BENCH_DIR         where the inputs go
 #
 # Needs python-subunit in target/venv (`make venv`) and, for peak RSS,
