@@ -4,8 +4,9 @@
 #   make check           every test and lint (what CI runs)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make generate        rewrite man/ and completions/ from the clap definitions
-#   make bench           benchmarks side by side with python-subunit, and
-#                        the reader on adversarial input
+#   make bench           one table: each command beside cat and python-subunit,
+#                        memory; then the reader on adversarial input
+#                        (BENCH_MIB=16 for a quick run: benches/compare.sh)
 #   make fuzz            each fuzz target for FUZZ_SECONDS (nightly, cargo-fuzz)
 
 PREFIX ?= /usr/local

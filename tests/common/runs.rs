@@ -243,9 +243,16 @@ pub fn stream(shape: &RunShape) -> Vec<u8> {
 /// and then a `stdout` file packet without a test id (what subunit-wrap
 /// makes of chatter).
 pub fn stream_with_chatter(shape: &RunShape, percent: u64) -> Vec<u8> {
+    stream_with(shape, percent, 0)
+}
+
+/// [`stream_with_chatter`], and about `unfinished_percent` percent of the
+/// tests, all through the run, start (with their attachments) and never
+/// finish, their worker moving on (see [`generate_with`]).
+pub fn stream_with(shape: &RunShape, percent: u64, unfinished_percent: u64) -> Vec<u8> {
     let mut rng = Rng::new(shape.seed ^ 0xC4A7);
     let mut out = Vec::new();
-    generate(shape, |e| {
+    generate_with(shape, unfinished_percent, |e| {
         if rng.chance(percent) {
             let dir = rng.pick(MODULES);
             out.extend_from_slice(
@@ -267,7 +274,18 @@ pub fn stream_with_chatter(shape: &RunShape, percent: u64) -> Vec<u8> {
 }
 
 /// Calls `emit` with each event of the run until it returns false.
-pub fn generate(shape: &RunShape, mut emit: impl FnMut(OwnedEvent) -> bool) {
+pub fn generate(shape: &RunShape, emit: impl FnMut(OwnedEvent) -> bool) {
+    generate_with(shape, 0, emit);
+}
+
+/// [`generate`], with about `unfinished_percent` percent of the tests (drawn
+/// as each starts) never finishing. Kept apart from [`RunShape`] so that the
+/// tests' shapes stay as they are; with 0 the run is [`generate`]'s.
+pub fn generate_with(
+    shape: &RunShape,
+    unfinished_percent: u64,
+    mut emit: impl FnMut(OwnedEvent) -> bool,
+) {
     let mut rng = Rng::new(shape.seed);
     let mut clock = Timestamp {
         seconds: 1_700_000_000,
@@ -317,6 +335,8 @@ pub fn generate(shape: &RunShape, mut emit: impl FnMut(OwnedEvent) -> bool) {
         queues[n % workers].push(n);
     }
     let mut current: Vec<Option<(usize, Step)>> = vec![None; workers];
+    // Whether each worker's current test is one that never finishes.
+    let mut abandoned = vec![false; workers];
     loop {
         let busy: Vec<usize> = (0..workers)
             .filter(|&w| current[w].is_some() || !queues[w].is_empty())
@@ -333,6 +353,8 @@ pub fn generate(shape: &RunShape, mut emit: impl FnMut(OwnedEvent) -> bool) {
         let ts = Some(tick(&mut rng));
         let event = match step {
             Step::Start => {
+                // No draw at 0, so that the other runs stay the same.
+                abandoned[w] = unfinished_percent > 0 && rng.chance(unfinished_percent);
                 let next = if rng.chance(shape.attachment_percent) {
                     Step::Attach(0)
                 } else {
@@ -372,7 +394,7 @@ pub fn generate(shape: &RunShape, mut emit: impl FnMut(OwnedEvent) -> bool) {
                     ..OwnedEvent::default()
                 }
             }
-            Step::Finish if n >= finished_tests => {
+            Step::Finish if n >= finished_tests || abandoned[w] => {
                 // Never finishes: the worker moves on.
                 current[w] = None;
                 continue;
