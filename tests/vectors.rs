@@ -9,9 +9,9 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use common::runs::Rng;
+use common::runs::{self, OwnedEvent, Rng, RunShape};
 use subunit_tools::formats::json::JsonLines;
-use subunit_tools::{Item, StreamReader, decode};
+use subunit_tools::{Item, Status, StreamReader, Timestamp, decode};
 
 /// Inputs up to this size written one byte at a time pause after each byte.
 const PACED_MAX: usize = 4096;
@@ -428,6 +428,276 @@ fn binary_reads_every_vector_from_a_pipe_in_random_writes() {
             },
         ] {
             check_piped(&v, feed, &mut failures);
+        }
+    }
+    check_all(failures);
+}
+
+// ---------------------------------------------------------------------------
+// JsonLines against a plain serializer
+
+/// `value` as Python's `json.dumps(value, sort_keys=True)` prints it, the
+/// slow, obvious way: keys sorted, `", "` and `": "` separators, and strings
+/// escaped one character at a time (printable ASCII as is, the short escapes
+/// Python uses, everything else as `\uXXXX`, surrogate pairs above U+FFFF).
+fn python_dumps(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => {
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    ' '..='~' => out.push(c),
+                    _ => {
+                        for unit in c.encode_utf16(&mut [0; 2]) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                }
+            }
+            out.push('"');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_dumps(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_dumps(&Value::String(key.clone()), out);
+                out.push_str(": ");
+                python_dumps(&map[key], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// What `library_jsonl` should make of `input`, built independently of
+/// `JsonLines`: each packet as an owned event, turned into a
+/// `serde_json::Value` and printed by [`python_dumps`]; adjacent chatter
+/// merged.
+fn reference_jsonl(input: &[u8]) -> Vec<u8> {
+    fn print(value: &serde_json::Value, out: &mut String) {
+        python_dumps(value, out);
+        out.push('\n');
+    }
+    fn end_chatter(chatter: &mut Vec<u8>, out: &mut String) {
+        if !chatter.is_empty() {
+            let hex: String = chatter.iter().map(|b| format!("{b:02x}")).collect();
+            print(&serde_json::json!({ "chatter_hex": hex }), out);
+            chatter.clear();
+        }
+    }
+    let mut reader = StreamReader::new(input);
+    let (mut out, mut chatter) = (String::new(), Vec::new());
+    while let Some(item) = reader.next().expect("reading from memory cannot fail") {
+        match item {
+            Item::Packet(packet) => {
+                end_chatter(&mut chatter, &mut out);
+                print(&OwnedEvent::from_packet(&packet).to_json(), &mut out);
+            }
+            Item::Chatter(c) => chatter.extend_from_slice(c.bytes),
+            Item::Idle => end_chatter(&mut chatter, &mut out),
+        }
+    }
+    end_chatter(&mut chatter, &mut out);
+    out.into_bytes()
+}
+
+/// Characters that JSON escaping treats differently: quotes, backslashes,
+/// every kind of control, DEL, the Latin-1 range, BMP edges, astral planes.
+const AWKWARD: &[char] = &[
+    '"',
+    '\\',
+    '/',
+    '\n',
+    '\r',
+    '\t',
+    '\u{8}',
+    '\u{c}',
+    '\u{1}',
+    '\u{1f}',
+    ' ',
+    '~',
+    '\u{7f}',
+    '\u{80}',
+    '\u{a0}',
+    'é',
+    'ÿ',
+    'Ā',
+    '日',
+    '\u{2028}',
+    '\u{d7ff}',
+    '\u{e000}',
+    '\u{feff}',
+    '\u{ffff}',
+    '😀',
+    '\u{10000}',
+    '\u{10ffff}',
+];
+
+/// Text of `len` characters: plain ASCII runs (the common case, of every
+/// length around the 8-byte words a fast path might read) broken by
+/// [`AWKWARD`] characters and arbitrary non-NUL ones.
+fn awkward_text(rng: &mut Rng, len: usize) -> String {
+    (0..len)
+        .map(|_| match rng.below(10) {
+            0..=5 => char::from(b' ' + rng.below(95) as u8),
+            6..=8 => *rng.pick(AWKWARD),
+            _ => loop {
+                match char::from_u32(1 + rng.below(0x10_ffff) as u32) {
+                    Some(c) => break c,
+                    None => continue,
+                }
+            },
+        })
+        .collect()
+}
+
+/// A stream of random packets with awkward text in every string field,
+/// attachments of every varint width up to 1 MiB, chatter between them, and
+/// now and then a flipped bit or a packet cut short.
+fn awkward_stream(seed: u64, packets: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::new();
+    for _ in 0..packets {
+        let text = |rng: &mut Rng| {
+            let len = match rng.below(4) {
+                0 => rng.below(4),
+                1 | 2 => rng.below(40),
+                _ => rng.below(300),
+            };
+            awkward_text(rng, len as usize)
+        };
+        let event = OwnedEvent {
+            status: Status::from_bits(rng.below(8) as u8),
+            runnable: rng.chance(70),
+            eof: rng.chance(30),
+            timestamp: rng.chance(80).then(|| {
+                let (any_seconds, any_nanos) = (rng.next_u64() as u32, rng.below(1 << 30) as u32);
+                Timestamp {
+                    seconds: *rng.pick(&[0, 9, 10, 99, 100, 1_700_000_000, u32::MAX, any_seconds]),
+                    nanos: *rng.pick(&[0, 1, 10, 999_999_999, (1 << 30) - 1, any_nanos]),
+                }
+            }),
+            test_id: rng.chance(90).then(|| text(&mut rng)),
+            tags: rng.chance(50).then(|| {
+                // Duplicates too: tags are a set.
+                let n = rng.below(6) as usize;
+                let mut tags: Vec<String> = (0..n).map(|_| text(&mut rng)).collect();
+                if n > 1 && rng.chance(30) {
+                    tags.push(tags[0].clone());
+                }
+                tags
+            }),
+            mime: rng.chance(20).then(|| text(&mut rng)),
+            file: rng.chance(30).then(|| {
+                let len = *rng.pick(&[0, 1, 7, 8, 9, 63, 64, 100, 16_383, 16_384, 70_000]);
+                let len = if rng.chance(2) { 1 << 20 } else { len };
+                let content = (0..len).map(|_| rng.next_u64() as u8).collect();
+                (text(&mut rng), content)
+            }),
+            route_code: rng.chance(20).then(|| text(&mut rng)),
+        };
+        let start = out.len();
+        event.encode(&mut out);
+        if rng.chance(3) {
+            let at = start + rng.below((out.len() - start) as u64) as usize;
+            out[at] ^= 1 << rng.below(8);
+        } else if rng.chance(2) {
+            out.truncate(start + rng.below((out.len() - start) as u64) as usize);
+        }
+        if rng.chance(10) {
+            let chatter: &[u8] = rng.pick::<&[u8]>(&[
+                &b"make: ok\n"[..],
+                b"\xb3",
+                b"\xb3\x29",
+                "ünï\n".as_bytes(),
+                b"\0\x01\x7f\xff",
+            ]);
+            out.extend_from_slice(chatter);
+        }
+    }
+    out
+}
+
+/// Every file under `tests/data` but the JSON Lines and READMEs: vectors,
+/// the corpus, fuzz seeds (mostly not subunit at all: all chatter).
+fn data_files() -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read tests/data") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if !path.extension().is_some_and(|e| e == "jsonl" || e == "md") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&common::data_dir(), &mut files);
+    files.sort();
+    files
+}
+
+/// `JsonLines` prints, byte for byte, what the obvious serializer prints:
+/// for every data file, generated runs with chatter, and streams of awkward
+/// text, big attachments and damage. (The interop tests check the same
+/// against python itself on fewer inputs.)
+#[test]
+fn json_lines_match_a_plain_serializer() {
+    let mut inputs: Vec<(String, Vec<u8>)> = data_files()
+        .into_iter()
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(&p).expect("read data file"),
+            )
+        })
+        .collect();
+    for seed in 1..=3 {
+        let shape = RunShape {
+            seed,
+            tests: 300,
+            unfinished: 5,
+            route_codes: seed == 2,
+            ..RunShape::default()
+        };
+        inputs.push((
+            format!("run seed {seed}"),
+            runs::stream_with_chatter(&shape, 10),
+        ));
+    }
+    for seed in 1..=12 {
+        inputs.push((format!("awkward seed {seed}"), awkward_stream(seed, 300)));
+    }
+    let mut failures = Vec::new();
+    for (name, input) in &inputs {
+        let (expected, actual) = (reference_jsonl(input), library_jsonl(input.as_slice()));
+        if expected != actual {
+            failures.push(format!("{name}: {}", first_difference(&expected, &actual)));
         }
     }
     check_all(failures);
