@@ -9,7 +9,7 @@ use clap::Parser;
 use crate::cli::{self, Error, ReadLog};
 use crate::codec::packet::Status;
 use crate::commands::held::{HeldArgs, HeldTests, held_man};
-use crate::formats::v1::V1Writer;
+use crate::formats::v1::V1Formatter;
 use crate::stream::reader::{Item, StreamReader};
 
 /// The command's name.
@@ -71,7 +71,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let inputs = cli::open_inputs(&args.files)?;
     let mut out = cli::stdout();
     let mut held = HeldTests::new(NAME, &args.held);
-    let writer = V1Writer;
+    let mut writer = V1Formatter::default();
     let mut text = Vec::new();
     let mut log = ReadLog::default();
     for input in inputs {

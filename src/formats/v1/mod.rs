@@ -23,4 +23,4 @@ pub use content_type::ContentType;
 pub use parse::{MAX_HELD_BLOCK, MAX_LINE, V1Event, V1Parser};
 pub use sniff::V1Sniffer;
 pub use time::python_time;
-pub use write::V1Writer;
+pub use write::{V1Formatter, V1Writer};

@@ -24,6 +24,87 @@ pub fn python_time(ts: Timestamp) -> String {
     )
 }
 
+/// Writes times as [`python_time`] does, into the caller's buffer, without
+/// formatting machinery: it keeps the date and clock of the last second it
+/// wrote (tests close together in time share them), so most times cost
+/// only their six digits of microseconds.
+#[derive(Debug, Default)]
+pub struct TimeFormatter {
+    /// The second since the epoch `clock` holds, if any.
+    second: Option<u64>,
+    /// `YYYY-MM-DD HH:MM:SS.` of `second`.
+    clock: [u8; 20],
+}
+
+impl TimeFormatter {
+    /// Appends `ts` as [`python_time`] gives it: `YYYY-MM-DD HH:MM:SS.ffffffZ`.
+    pub fn write(&mut self, ts: Timestamp, out: &mut Vec<u8>) {
+        let total_micros = u64::from(ts.seconds) * 1_000_000 + python_micros(ts.nanos);
+        let (secs, micro) = (total_micros / 1_000_000, total_micros % 1_000_000);
+        if self.second != Some(secs) {
+            let (days, rem) = (secs / 86_400, secs % 86_400);
+            if self.second.is_none_or(|s| s / 86_400 != days) {
+                let (year, month, day) = civil_from_days(days as i64);
+                // At most 2106 (u32 seconds plus a carry), at least 1970:
+                // always four digits, as python's `%04d` gives them.
+                let year = year as u32;
+                two_digits(&mut self.clock[0..2], year / 100);
+                two_digits(&mut self.clock[2..4], year % 100);
+                self.clock[4] = b'-';
+                two_digits(&mut self.clock[5..7], month);
+                self.clock[7] = b'-';
+                two_digits(&mut self.clock[8..10], day);
+                self.clock[10] = b' ';
+            }
+            let rem = rem as u32;
+            two_digits(&mut self.clock[11..13], rem / 3600);
+            self.clock[13] = b':';
+            two_digits(&mut self.clock[14..16], rem / 60 % 60);
+            self.clock[16] = b':';
+            two_digits(&mut self.clock[17..19], rem % 60);
+            self.clock[19] = b'.';
+            self.second = Some(secs);
+        }
+        let mut text = [0u8; 27];
+        text[..20].copy_from_slice(&self.clock);
+        let micro = micro as u32;
+        two_digits(&mut text[20..22], micro / 10_000);
+        two_digits(&mut text[22..24], micro / 100 % 100);
+        two_digits(&mut text[24..26], micro % 100);
+        text[26] = b'Z';
+        out.extend_from_slice(&text);
+    }
+}
+
+/// Nanoseconds as python's `timedelta` keeps them: whole microseconds,
+/// rounded half to even (the wire allows over a second's worth).
+fn python_micros(nanos: u32) -> u64 {
+    let (q, r) = (u64::from(nanos) / 1000, u64::from(nanos) % 1000);
+    match r {
+        0..=499 => q,
+        500 => q + (q & 1),
+        _ => q + 1,
+    }
+}
+
+/// `00` to `99`, one after the other.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
+/// `value` (below 100) as two decimal digits.
+fn two_digits(out: &mut [u8], value: u32) {
+    let at = 2 * value as usize;
+    out[..2].copy_from_slice(&DIGIT_PAIRS[at..at + 2]);
+}
+
 /// The Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -121,6 +202,103 @@ mod tests {
         );
         assert_eq!(ts(u32::MAX, 0), "2106-02-07 06:28:15.000000Z");
         assert_eq!(ts(951_782_400, 0), "2000-02-29 00:00:00.000000Z");
+    }
+
+    /// The formatter's text for each of `times`, in turn, against
+    /// [`python_time`]'s (the formatting it replaces).
+    fn check_formatter(times: impl IntoIterator<Item = Timestamp>) {
+        let mut formatter = TimeFormatter::default();
+        let mut out = Vec::new();
+        for ts in times {
+            out.clear();
+            formatter.write(ts, &mut out);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                python_time(ts),
+                "{ts:?} after the formatter cached {:?}",
+                formatter.second
+            );
+        }
+    }
+
+    #[test]
+    fn the_formatter_writes_what_python_time_gives() {
+        // xorshift64*: random times, and times near one another so that the
+        // cached date and clock are both reused and replaced.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        };
+        let mut times = Vec::new();
+        let mut near = 1_700_000_000_u32;
+        for _ in 0..200_000 {
+            let r = next();
+            let nanos = match r % 4 {
+                // Anything the wire carries (up to 2^30 - 1, over a second).
+                0 => (r >> 8) as u32 & ((1 << 30) - 1),
+                // Halves of a microsecond, which round to even.
+                1 => ((r >> 8) % 1_000_000) as u32 * 1000 + 500,
+                // Next to a carry into the next second.
+                2 => 999_999_000 + ((r >> 8) % 1000) as u32,
+                _ => ((r >> 8) % 1_000_000_000) as u32,
+            };
+            let seconds = match (r >> 40) % 3 {
+                0 => (r >> 2) as u32,
+                1 => {
+                    near = near.wrapping_add(((r >> 48) % 3) as u32).wrapping_sub(1);
+                    near
+                }
+                _ => near.wrapping_sub(((r >> 48) % 200_000) as u32),
+            };
+            times.push(Timestamp { seconds, nanos });
+        }
+        check_formatter(times);
+        // Year and month ends, leap days (2000 is a leap year, 2100 is not)
+        // and the ends of the range, each second around them, with carries.
+        let mut edges = Vec::new();
+        for (year, month, day) in [
+            (1970, 1, 1),
+            (1972, 2, 29),
+            (1999, 12, 31),
+            (2000, 2, 28),
+            (2000, 2, 29),
+            (2000, 3, 1),
+            (2000, 12, 31),
+            (2004, 2, 29),
+            (2023, 12, 31),
+            (2024, 2, 29),
+            (2099, 12, 31),
+            (2100, 2, 28),
+            (2100, 3, 1),
+            (2106, 2, 7),
+        ] {
+            let midnight = days_from_civil(year, month, day) * 86_400;
+            for at in [midnight - 1, midnight, midnight + 86_399, midnight + 86_400] {
+                let Ok(seconds) = u32::try_from(at) else {
+                    continue;
+                };
+                for nanos in [
+                    0,
+                    499,
+                    500,
+                    999_999_499,
+                    999_999_500,
+                    999_999_501,
+                    1_073_741_823,
+                ] {
+                    edges.push(Timestamp { seconds, nanos });
+                }
+            }
+        }
+        edges.push(Timestamp {
+            seconds: u32::MAX,
+            nanos: 999_999_999,
+        });
+        check_formatter(edges.iter().copied());
+        check_formatter(edges.iter().rev().copied());
     }
 
     #[test]
