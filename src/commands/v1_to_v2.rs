@@ -1,6 +1,5 @@
 //! `subunit-1to2`: v1 text as a v2 stream (SPEC section 4).
 
-use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +9,7 @@ use clap::Parser;
 use crate::cli::{self, Error};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{MAX_PACKET_LEN, SIGNATURE, Status, Timestamp};
-use crate::formats::v1::{MAX_LINE, V1Event, V1Parser};
+use crate::formats::v1::{MAX_LINE, V1Item, V1Parser, V1Sink, tag_words};
 use crate::stream::window::Window;
 use crate::stream::wrap::{WrapOptions, Wrapper};
 
@@ -86,23 +85,62 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 
 /// Tags in force: the run's, and a running test's own (a copy of the run's
 /// when it started, changed by tags: lines inside it), as testtools'
-/// TagContext keeps them.
+/// TagContext keeps them. The run's cannot change while a test runs, so
+/// the copy is made when a tags: line inside the test first changes it.
+/// Each set is a sorted vector: a few tags, whose memory stays for the next
+/// (a set's order, without a tree node per change).
 #[derive(Debug, Default)]
 struct Tags {
-    global: BTreeSet<String>,
-    test: Option<BTreeSet<String>>,
+    global: Vec<String>,
+    /// A test is running.
+    in_test: bool,
+    /// Its own tags, once they differ from the run's.
+    test: Option<Vec<String>>,
+    /// Tags removed, whose buffers tags added take.
+    spare: Vec<String>,
 }
 
 impl Tags {
-    fn change(&mut self, new: Vec<String>, gone: Vec<String>) {
-        let scope = self.test.as_mut().unwrap_or(&mut self.global);
-        scope.extend(new);
-        for tag in gone {
-            scope.remove(&tag);
+    /// A `tags:` line's words: those without a `-` are added, then those
+    /// with one removed.
+    fn change(&mut self, words: &str) {
+        let scope = if self.in_test {
+            self.test.get_or_insert_with(|| self.global.clone())
+        } else {
+            &mut self.global
+        };
+        let mut removes = false;
+        for tag in tag_words(words) {
+            if tag.starts_with('-') {
+                removes = true;
+            } else if let Err(at) = scope.binary_search_by(|t| t.as_str().cmp(tag)) {
+                let mut owned = self.spare.pop().unwrap_or_default();
+                owned.clear();
+                owned.push_str(tag);
+                scope.insert(at, owned);
+            }
+        }
+        if !removes {
+            return;
+        }
+        for tag in tag_words(words).filter_map(|t| t.strip_prefix('-')) {
+            if let Ok(at) = scope.binary_search_by(|t| t.as_str().cmp(tag)) {
+                let owned = scope.remove(at);
+                if self.spare.len() < 64 {
+                    self.spare.push(owned);
+                }
+            }
         }
     }
 
-    fn current(&self) -> &BTreeSet<String> {
+    /// A test started, or ended (its tags are gone).
+    fn in_test(&mut self, running: bool) {
+        self.in_test = running;
+        self.test = None;
+    }
+
+    /// The tags in force, sorted.
+    fn current(&self) -> &[String] {
         self.test.as_ref().unwrap_or(&self.global)
     }
 }
@@ -114,7 +152,6 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let mut parser = V1Parser::new();
     let mut chatter = Wrapper::new(WrapOptions::plain("stdout")).expect("plain options encode");
     let mut converter = Converter::default();
-    let mut events = Vec::new();
     let mut made = Vec::new();
     let mut pieces = Pieces::new();
     for mut input in inputs {
@@ -128,12 +165,11 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                     made.extend_from_slice(packet);
                 }
                 Piece::Line(line) => {
-                    parser.line(line, &mut events);
-                    converter.convert(&mut events, &mut chatter, &mut made);
+                    parser.line_to(line, &mut converter.to(&mut chatter, &mut made));
                 }
                 Piece::Part { bytes, first } => {
-                    parser.line_part(bytes, first, &mut events);
-                    converter.convert(&mut events, &mut chatter, &mut made);
+                    let mut sink = converter.to(&mut chatter, &mut made);
+                    parser.line_part_to(bytes, first, &mut sink);
                 }
                 Piece::More => {
                     // Flush before a read that may wait (a live producer).
@@ -153,8 +189,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
             }
         }
     }
-    parser.finish(&mut events);
-    converter.convert(&mut events, &mut chatter, &mut made);
+    parser.finish_to(&mut converter.to(&mut chatter, &mut made));
     chatter.finish(&mut made);
     out.write_all(&made)?;
     out.flush()?;
@@ -279,93 +314,122 @@ struct Converter {
 /// its other fields.
 const MAX_NAME: usize = MAX_PACKET_LEN - 64 * 1024;
 
+/// A [`Converter`] with where its packets go, for the parser to hand items
+/// to.
+struct ToV2<'a> {
+    converter: &'a mut Converter,
+    chatter: &'a mut Wrapper,
+    out: &'a mut Vec<u8>,
+}
+
+impl V1Sink for ToV2<'_> {
+    fn item(&mut self, item: V1Item<'_>) {
+        self.converter.convert(item, self.chatter, self.out);
+    }
+}
+
 impl Converter {
-    fn convert(&mut self, events: &mut Vec<V1Event>, chatter: &mut Wrapper, out: &mut Vec<u8>) {
-        for event in events.drain(..) {
-            match event {
-                V1Event::Chatter(bytes) => {
-                    chatter.chatter(&bytes, out);
-                }
-                V1Event::File {
-                    test_id,
-                    name,
-                    mime,
-                    bytes,
-                    eof,
-                } => {
-                    chatter.before_packet(out);
-                    self.emit(
-                        Event {
-                            runnable: true,
-                            eof,
-                            timestamp: self.now,
-                            test_id: Some(&test_id),
-                            mime: Some(&mime),
-                            file: Some((&name, &bytes)),
-                            ..Event::default()
-                        },
-                        out,
-                    );
-                }
-                V1Event::Time(ts) => self.now = Some(ts),
-                V1Event::Tags { new, gone } => self.tags.change(new, gone),
-                V1Event::Start { test_id } => {
-                    chatter.before_packet(out);
-                    self.tags.test = Some(self.tags.global.clone());
-                    self.emit(
-                        Event {
-                            status: Status::InProgress,
-                            runnable: true,
-                            test_id: Some(&test_id),
-                            timestamp: self.now,
-                            ..Event::default()
-                        },
-                        out,
-                    );
-                }
-                V1Event::Outcome {
-                    test_id,
-                    status,
-                    attachments,
-                } => {
-                    chatter.before_packet(out);
-                    for (name, mime, chunks) in &attachments {
-                        let last = chunks.len().saturating_sub(1);
-                        let empty: &[u8] = &[];
-                        let pieces = if chunks.is_empty() {
-                            vec![empty]
-                        } else {
-                            chunks.iter().map(Vec::as_slice).collect()
-                        };
-                        for (i, chunk) in pieces.into_iter().enumerate() {
-                            self.emit(
-                                Event {
-                                    runnable: true,
-                                    eof: i == last,
-                                    timestamp: self.now,
-                                    test_id: Some(&test_id),
-                                    mime: Some(mime),
-                                    file: Some((name, chunk)),
-                                    ..Event::default()
-                                },
-                                out,
-                            );
-                        }
+    /// Itself as a sink for the parser's items, writing packets to `out`.
+    fn to<'a>(&'a mut self, chatter: &'a mut Wrapper, out: &'a mut Vec<u8>) -> ToV2<'a> {
+        ToV2 {
+            converter: self,
+            chatter,
+            out,
+        }
+    }
+
+    fn convert(&mut self, item: V1Item<'_>, chatter: &mut Wrapper, out: &mut Vec<u8>) {
+        match item {
+            V1Item::Chatter(bytes) => {
+                chatter.chatter(bytes, out);
+            }
+            V1Item::File {
+                test_id,
+                name,
+                mime,
+                bytes,
+                eof,
+            } => {
+                chatter.before_packet(out);
+                self.emit(
+                    Event {
+                        runnable: true,
+                        eof,
+                        timestamp: self.now,
+                        test_id: Some(test_id),
+                        mime: Some(mime),
+                        file: Some((name, bytes)),
+                        ..Event::default()
+                    },
+                    out,
+                );
+            }
+            V1Item::Time(ts) => self.now = Some(ts),
+            V1Item::Tags { words } => self.tags.change(words),
+            V1Item::Start { test_id } => {
+                chatter.before_packet(out);
+                self.tags.in_test(true);
+                self.emit(
+                    Event {
+                        status: Status::InProgress,
+                        runnable: true,
+                        test_id: Some(test_id),
+                        timestamp: self.now,
+                        ..Event::default()
+                    },
+                    out,
+                );
+            }
+            V1Item::Outcome {
+                test_id,
+                status,
+                attachments,
+            } => {
+                chatter.before_packet(out);
+                for (name, mime, chunks) in attachments {
+                    let last = chunks.len().saturating_sub(1);
+                    // An attachment without content is one empty chunk.
+                    let empty: &[Vec<u8>] = &[Vec::new()];
+                    let pieces = if chunks.is_empty() { empty } else { chunks };
+                    for (i, chunk) in pieces.iter().enumerate() {
+                        self.emit(
+                            Event {
+                                runnable: true,
+                                eof: i == last,
+                                timestamp: self.now,
+                                test_id: Some(test_id),
+                                mime: Some(mime),
+                                file: Some((name, chunk)),
+                                ..Event::default()
+                            },
+                            out,
+                        );
                     }
-                    let tags: Vec<&str> = self.tags.current().iter().map(String::as_str).collect();
-                    self.emit(
-                        Event {
-                            status,
-                            runnable: true,
-                            timestamp: self.now,
-                            test_id: Some(&test_id),
-                            tags: (!tags.is_empty()).then_some(&tags[..]),
-                            ..Event::default()
-                        },
-                        out,
-                    );
-                    self.tags.test = None;
                 }
+                let current = self.tags.current();
+                let mut few = [""; 16];
+                let many: Vec<&str>;
+                let tags: &[&str] = if current.len() <= few.len() {
+                    for (slot, tag) in few.iter_mut().zip(current) {
+                        *slot = tag;
+                    }
+                    &few[..current.len()]
+                } else {
+                    many = current.iter().map(String::as_str).collect();
+                    &many
+                };
+                self.emit(
+                    Event {
+                        status,
+                        runnable: true,
+                        timestamp: self.now,
+                        test_id: Some(test_id),
+                        tags: (!tags.is_empty()).then_some(tags),
+                        ..Event::default()
+                    },
+                    out,
+                );
+                self.tags.in_test(false);
             }
         }
     }

@@ -8,7 +8,8 @@
 //! [`V1Event::File`] parts of the test's attachments, and so does the rest
 //! as it comes, so that memory stays bounded.
 
-use super::parse::{Held, MAX_HELD_BLOCK, Part, State, V1Event, V1Parser, strip_newline, text};
+use super::item::{V1Item, V1Sink};
+use super::parse::{Held, MAX_HELD_BLOCK, Part, State, V1Parser, strip_newline, text, text_ref};
 use crate::codec::packet::Status;
 
 /// The longest chunk header taken across two parts of a long line: hex
@@ -24,7 +25,7 @@ impl V1Parser {
         bytes: &[u8],
         starts_line: bool,
         ends_line: bool,
-        events: &mut Vec<V1Event>,
+        events: &mut impl V1Sink,
     ) {
         match &mut self.state {
             State::Simple { lines, .. } | State::Multipart { lines, .. } => {
@@ -57,7 +58,7 @@ impl V1Parser {
         bytes: &[u8],
         starts_line: bool,
         whole: bool,
-        events: &mut Vec<V1Event>,
+        events: &mut impl V1Sink,
     ) {
         let State::Simple {
             status, message, ..
@@ -69,12 +70,8 @@ impl V1Parser {
             let status = *status;
             let message = std::mem::take(message);
             let (name, mime) = simple_attachment(status);
-            events.push(V1Event::Outcome {
-                test_id: self.current.take().unwrap_or_default(),
-                status,
-                attachments: vec![(name.into(), mime.into(), vec![message])],
-            });
-            self.state = State::Outside;
+            self.close_block();
+            self.end_test(status, &[(name.into(), mime.into(), vec![message])], events);
         } else if let Some(quoted) = bytes.strip_prefix(b" ]").filter(|_| starts_line) {
             message.push(b']');
             message.extend_from_slice(quoted);
@@ -88,7 +85,7 @@ impl V1Parser {
         bytes: &[u8],
         whole: bool,
         ends_line: bool,
-        events: &mut Vec<V1Event>,
+        events: &mut impl V1Sink,
     ) {
         let State::Multipart {
             status,
@@ -101,17 +98,14 @@ impl V1Parser {
         };
         match part {
             Part::ContentType if whole && bytes == b"]\n" => {
-                events.push(V1Event::Outcome {
-                    test_id: self.current.take().unwrap_or_default(),
-                    status: *status,
-                    attachments: std::mem::take(attachments),
-                });
-                self.state = State::Outside;
+                let (status, attachments) = (*status, std::mem::take(attachments));
+                self.close_block();
+                self.end_test(status, &attachments, events);
             }
             // Lines too long to take whole are no headers.
             Part::ContentType | Part::Name(_) if !whole => self.give_up(bytes, events),
             Part::ContentType => {
-                let line = text(strip_newline(bytes));
+                let line = text_ref(strip_newline(bytes));
                 match line.split_once(' ') {
                     Some((_, value)) if value.split('/').count() == 2 => {
                         *part = Part::Name(value.to_owned());
@@ -136,7 +130,7 @@ impl V1Parser {
     /// Body bytes and chunk headers, which need not line up with lines.
     /// `continues`: more of this line follows in another part (so a chunk
     /// header cut off at the end waits for it).
-    fn chunk_bytes(&mut self, mut bytes: &[u8], continues: bool, events: &mut Vec<V1Event>) {
+    fn chunk_bytes(&mut self, mut bytes: &[u8], continues: bool, events: &mut impl V1Sink) {
         while !bytes.is_empty() {
             let State::Multipart {
                 part: part @ Part::Chunks { .. },
@@ -173,7 +167,7 @@ impl V1Parser {
                     let chunk = chunks.pop().expect("a chunk is open");
                     *content -= chunk.len();
                     let (name, mime) = (name.clone(), mime.clone());
-                    self.send(name, mime, chunk, false, events);
+                    self.send(&name, &mime, &chunk, false, events);
                 }
                 continue;
             }
@@ -213,7 +207,7 @@ impl V1Parser {
                 if lines.is_some() {
                     attachments.push((name, mime, chunks));
                 } else {
-                    self.send(name, mime, Vec::new(), true, events);
+                    self.send(&name, &mime, &[], true, events);
                 }
                 if !bytes.is_empty() {
                     return self.give_up(bytes, events);
@@ -229,17 +223,17 @@ impl V1Parser {
     /// test is back to waiting for its outcome. A block already going out
     /// ends the attachment it was in; what is left of its line, from where
     /// it went wrong (`rest`), is chatter.
-    fn give_up(&mut self, rest: &[u8], events: &mut Vec<V1Event>) {
+    fn give_up(&mut self, rest: &[u8], events: &mut impl V1Sink) {
         self.malformed += 1;
         let lines = self.end_block(events);
-        events.push(V1Event::Chatter(lines.unwrap_or_else(|| rest.to_vec())));
+        events.item(V1Item::Chatter(lines.as_deref().unwrap_or(rest)));
         self.state = State::InTest;
     }
 
     /// Ends an open block early: its lines as they came when it still
     /// holds them (the caller makes them chatter); else the attachment it
     /// was sending ends with what it holds.
-    pub(super) fn end_block(&mut self, events: &mut Vec<V1Event>) -> Held {
+    pub(super) fn end_block(&mut self, events: &mut impl V1Sink) -> Held {
         match std::mem::replace(&mut self.state, State::InTest) {
             State::Outside | State::InTest => None,
             State::Simple {
@@ -252,7 +246,7 @@ impl V1Parser {
                 status, message, ..
             } => {
                 let (name, mime) = simple_attachment(status);
-                self.send(name.into(), mime.into(), message, true, events);
+                self.send(name, mime, &message, true, events);
                 None
             }
             State::Multipart { part, .. } => {
@@ -261,7 +255,7 @@ impl V1Parser {
                 } = part
                 {
                     let held: Vec<u8> = chunks.concat();
-                    self.send(name, mime, held, true, events);
+                    self.send(&name, &mime, &held, true, events);
                 }
                 None
             }
@@ -271,9 +265,9 @@ impl V1Parser {
     /// A block holds more than [`MAX_HELD_BLOCK`]: sends what it holds and
     /// gives up its lines; from then on it goes out as it comes.
     #[cold]
-    fn stream_held(&mut self, events: &mut Vec<V1Event>) {
+    fn stream_held(&mut self, events: &mut impl V1Sink) {
         let V1Parser { state, current, .. } = self;
-        let test_id = || current.clone().unwrap_or_default();
+        let test_id = current.as_deref().unwrap_or_default();
         match state {
             State::Simple {
                 status,
@@ -282,14 +276,14 @@ impl V1Parser {
             } => {
                 *lines = None;
                 let (name, mime) = simple_attachment(*status);
-                let bytes = std::mem::take(message);
-                events.push(V1Event::File {
-                    test_id: test_id(),
-                    name: name.into(),
-                    mime: mime.into(),
-                    bytes,
+                events.item(V1Item::File {
+                    test_id,
+                    name,
+                    mime,
+                    bytes: message,
                     eof: false,
                 });
+                message.clear();
             }
             State::Multipart {
                 part,
@@ -300,21 +294,22 @@ impl V1Parser {
             } => {
                 *lines = None;
                 *content = 0;
-                let test_id = test_id();
-                let file = |name: &str, mime: &str, bytes, eof| V1Event::File {
-                    test_id: test_id.clone(),
-                    name: name.to_owned(),
-                    mime: mime.to_owned(),
-                    bytes,
-                    eof,
+                let mut file = |name: &str, mime: &str, bytes: &[u8], eof| {
+                    events.item(V1Item::File {
+                        test_id,
+                        name,
+                        mime,
+                        bytes,
+                        eof,
+                    });
                 };
                 for (name, mime, chunks) in attachments.drain(..) {
                     let last = chunks.len().saturating_sub(1);
                     if chunks.is_empty() {
-                        events.push(file(&name, &mime, Vec::new(), true));
+                        file(&name, &mime, &[], true);
                     }
-                    for (i, chunk) in chunks.into_iter().enumerate() {
-                        events.push(file(&name, &mime, chunk, i == last));
+                    for (i, chunk) in chunks.iter().enumerate() {
+                        file(&name, &mime, chunk, i == last);
                     }
                 }
                 if let Part::Chunks {
@@ -325,10 +320,10 @@ impl V1Parser {
                     let open = chunks.last_mut().map(std::mem::take);
                     let done = chunks.len().saturating_sub(usize::from(open.is_some()));
                     for chunk in chunks.drain(..done) {
-                        events.push(file(name, mime, chunk, false));
+                        file(name, mime, &chunk, false);
                     }
                     if let Some(open) = open.filter(|o| !o.is_empty()) {
-                        events.push(file(name, mime, open, false));
+                        file(name, mime, &open, false);
                     }
                 }
             }
@@ -337,16 +332,9 @@ impl V1Parser {
     }
 
     /// A part of an attachment of the current test, ahead of its outcome.
-    fn send(
-        &self,
-        name: String,
-        mime: String,
-        bytes: Vec<u8>,
-        eof: bool,
-        events: &mut Vec<V1Event>,
-    ) {
-        events.push(V1Event::File {
-            test_id: self.current.clone().unwrap_or_default(),
+    fn send(&self, name: &str, mime: &str, bytes: &[u8], eof: bool, events: &mut impl V1Sink) {
+        events.item(V1Item::File {
+            test_id: self.current.as_deref().unwrap_or_default(),
             name,
             mime,
             bytes,

@@ -14,12 +14,14 @@
 
 mod content_type;
 mod details;
+mod item;
 mod parse;
 mod sniff;
 mod time;
 mod write;
 
 pub use content_type::ContentType;
+pub use item::{TagWords, V1Attachment, V1Item, V1Sink, tag_words};
 pub use parse::{MAX_HELD_BLOCK, MAX_LINE, V1Event, V1Parser};
 pub use sniff::V1Sniffer;
 pub use time::python_time;

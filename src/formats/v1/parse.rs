@@ -1,6 +1,9 @@
 //! Reading v1 text: `TestProtocolServer`'s line-based state machine.
 
-use super::time::parse_time;
+use std::borrow::Cow;
+
+use super::item::{V1Attachment, V1Item, V1Sink};
+use super::time::TimeReader;
 use crate::codec::packet::{MAX_PACKET_LEN, Status, Timestamp};
 
 /// What a v1 stream says, event by event.
@@ -18,7 +21,7 @@ pub enum V1Event {
         /// Its status.
         status: Status,
         /// (name, MIME type, chunks) in the order given.
-        attachments: Vec<(String, String, Vec<Vec<u8>>)>,
+        attachments: Vec<V1Attachment>,
     },
     /// Part of an attachment of the current test, ahead of its outcome: a
     /// details block over [`MAX_HELD_BLOCK`] goes out as it comes.
@@ -71,7 +74,7 @@ pub(super) enum State {
     Multipart {
         status: Status,
         part: Part,
-        attachments: Vec<(String, String, Vec<Vec<u8>>)>,
+        attachments: Vec<V1Attachment>,
         lines: Held,
         /// Bytes of content in `attachments` and `part`.
         content: usize,
@@ -111,6 +114,11 @@ pub struct V1Parser {
     pub(super) state: State,
     pub(super) current: Option<String>,
     pub(super) malformed: u64,
+    /// The buffer of the last block's held lines, for the next block's.
+    pub(super) spare: Vec<u8>,
+    /// The last test's name, whose buffer the next test's takes.
+    pub(super) spare_id: String,
+    times: TimeReader,
 }
 
 impl Default for V1Parser {
@@ -126,6 +134,9 @@ impl V1Parser {
             state: State::Outside,
             current: None,
             malformed: 0,
+            spare: Vec::new(),
+            spare_id: String::new(),
+            times: TimeReader::default(),
         }
     }
 
@@ -155,6 +166,12 @@ impl V1Parser {
     /// Takes one line, with its newline (the last line of the input may
     /// lack one), and appends what it says to `events`.
     pub fn line(&mut self, line: &[u8], events: &mut Vec<V1Event>) {
+        self.line_to(line, events);
+    }
+
+    /// [`V1Parser::line`], handing what the line says to `events` as it is
+    /// read.
+    pub fn line_to(&mut self, line: &[u8], events: &mut impl V1Sink) {
         match &mut self.state {
             State::Outside | State::InTest => self.protocol_line(line, events),
             State::Simple { .. } | State::Multipart { .. } => {
@@ -168,8 +185,14 @@ impl V1Parser {
     /// it. Outside a details block such a line is never protocol, as no
     /// packet could hold what it says: it is chatter.
     pub fn line_part(&mut self, part: &[u8], first: bool, events: &mut Vec<V1Event>) {
+        self.line_part_to(part, first, events);
+    }
+
+    /// [`V1Parser::line_part`], handing what the part says to `events` as it
+    /// is read.
+    pub fn line_part_to(&mut self, part: &[u8], first: bool, events: &mut impl V1Sink) {
         match &mut self.state {
-            State::Outside | State::InTest => events.push(V1Event::Chatter(part.to_vec())),
+            State::Outside | State::InTest => events.item(V1Item::Chatter(part)),
             State::Simple { .. } | State::Multipart { .. } => {
                 let ends = part.ends_with(b"\n");
                 self.details_bytes(part, first, ends, events);
@@ -183,6 +206,11 @@ impl V1Parser {
     /// chatter; a block whose content was already going out ends what it
     /// sent.
     pub fn finish(&mut self, events: &mut Vec<V1Event>) {
+        self.finish_to(events);
+    }
+
+    /// [`V1Parser::finish`], handing what is left to `events`.
+    pub fn finish_to(&mut self, events: &mut impl V1Sink) {
         let Some(test_id) = self.current.clone() else {
             self.state = State::Outside;
             return;
@@ -193,7 +221,7 @@ impl V1Parser {
         };
         if let Some(lines) = self.end_block(events) {
             if !lines.is_empty() {
-                events.push(V1Event::Chatter(lines));
+                events.item(V1Item::Chatter(&lines));
             }
         }
         self.current = None;
@@ -207,10 +235,10 @@ impl V1Parser {
         let message = format!(
             "testtools.testresult.real._StringException: lost connection during {report}test '{test_id}'\n"
         );
-        events.push(V1Event::Outcome {
-            test_id,
+        events.item(V1Item::Outcome {
+            test_id: &test_id,
             status: Status::Fail,
-            attachments: vec![(
+            attachments: &[(
                 "traceback".into(),
                 "text/x-traceback; charset=\"utf8\"; language=\"python\"".into(),
                 vec![message.into_bytes()],
@@ -218,8 +246,8 @@ impl V1Parser {
         });
     }
 
-    fn protocol_line(&mut self, line: &[u8], events: &mut Vec<V1Event>) {
-        let chatter = |events: &mut Vec<V1Event>| events.push(V1Event::Chatter(line.to_vec()));
+    fn protocol_line(&mut self, line: &[u8], events: &mut impl V1Sink) {
+        let chatter = |events: &mut _| V1Sink::item(events, V1Item::Chatter(line));
         // `cmd rest`: a word at the very start, whitespace, something after.
         let word_len = line
             .iter()
@@ -243,27 +271,22 @@ impl V1Parser {
         match command {
             b"test" | b"testing" => {
                 if matches!(self.state, State::Outside) {
-                    let test_id = text(arg);
-                    self.current = Some(test_id.clone());
+                    let mut test_id = std::mem::take(&mut self.spare_id);
+                    test_id.clear();
+                    test_id.push_str(&text_ref(arg));
+                    events.item(V1Item::Start { test_id: &test_id });
+                    self.current = Some(test_id);
                     self.state = State::InTest;
-                    events.push(V1Event::Start { test_id });
                 } else {
                     chatter(events);
                 }
             }
             b"tags" => {
-                let words = text(&line[word_len..]);
-                let (mut new, mut gone) = (Vec::new(), Vec::new());
-                for tag in words.split_whitespace() {
-                    match tag.strip_prefix('-') {
-                        Some(t) => gone.push(t.to_owned()),
-                        None => new.push(tag.to_owned()),
-                    }
-                }
-                events.push(V1Event::Tags { new, gone });
+                let words = text_ref(&line[word_len..]);
+                events.item(V1Item::Tags { words: &words });
             }
-            b"time" => match parse_time(arg) {
-                Some(ts) => events.push(V1Event::Time(ts)),
+            b"time" => match self.times.parse(arg) {
+                Some(ts) => events.item(V1Item::Time(ts)),
                 None => {
                     self.malformed += 1;
                     chatter(events);
@@ -286,32 +309,79 @@ impl V1Parser {
                 else {
                     return chatter(events);
                 };
-                let arg = text(arg);
-                if arg == current {
-                    events.push(V1Event::Outcome {
-                        test_id: self.current.take().unwrap_or_default(),
-                        status,
-                        attachments: Vec::new(),
-                    });
+                // The bytes after the test's name: the name is text (UTF-8
+                // without NUL), so bytes that begin with it are its text and
+                // then the text of the rest; else they are read as text.
+                let read;
+                let after = match arg.strip_prefix(current.as_bytes()) {
+                    Some(after) => Some(after),
+                    None => {
+                        read = text_ref(arg);
+                        read.strip_prefix(current).map(str::as_bytes)
+                    }
+                };
+                if after == Some(b"") {
                     self.state = State::Outside;
-                } else if arg.strip_prefix(current) == Some(" [") {
+                    self.end_test(status, &[], events);
+                } else if after == Some(b" [") {
                     self.state = State::Simple {
                         status,
                         message: Vec::new(),
-                        lines: Some(line.to_vec()),
+                        lines: Some(self.held_lines(line)),
                     };
-                } else if arg.strip_prefix(current) == Some(" [ multipart") {
+                } else if after == Some(b" [ multipart") {
                     self.state = State::Multipart {
                         status,
                         part: Part::ContentType,
                         attachments: Vec::new(),
-                        lines: Some(line.to_vec()),
+                        lines: Some(self.held_lines(line)),
                         content: 0,
                     };
                 } else {
                     chatter(events);
                 }
             }
+        }
+    }
+}
+
+impl V1Parser {
+    /// A buffer for a block's lines, holding its first, `line`.
+    fn held_lines(&mut self, line: &[u8]) -> Vec<u8> {
+        let mut lines = std::mem::take(&mut self.spare);
+        lines.clear();
+        lines.extend_from_slice(line);
+        lines
+    }
+
+    /// The current test ended with `status`: handed on, and its name's buffer
+    /// kept for the next.
+    pub(super) fn end_test(
+        &mut self,
+        status: Status,
+        attachments: &[V1Attachment],
+        events: &mut impl V1Sink,
+    ) {
+        let test_id = self.current.take().unwrap_or_default();
+        events.item(V1Item::Outcome {
+            test_id: &test_id,
+            status,
+            attachments,
+        });
+        self.spare_id = test_id;
+    }
+
+    /// A block ended as it should: outside any test, and the buffer of its
+    /// lines kept for the next.
+    pub(super) fn close_block(&mut self) {
+        if let State::Simple {
+            lines: Some(lines), ..
+        }
+        | State::Multipart {
+            lines: Some(lines), ..
+        } = std::mem::replace(&mut self.state, State::Outside)
+        {
+            self.spare = lines;
         }
     }
 }
@@ -329,7 +399,26 @@ pub(super) fn status_word(status: Status) -> &'static str {
 /// Text for a name: UTF-8 (lossy), NUL bytes replaced, as packets cannot
 /// hold them.
 pub(super) fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).replace('\0', "\u{fffd}")
+    text_ref(bytes).into_owned()
+}
+
+/// [`text`], borrowed from `bytes` when they are already that text (UTF-8
+/// without NUL bytes).
+pub(super) fn text_ref(bytes: &[u8]) -> Cow<'_, str> {
+    // ASCII without NUL, the usual case, in one pass with no early exit
+    // (so in vector registers), rather than UTF-8 validation and a search.
+    if bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (b.wrapping_sub(1) < 0x7f))
+    {
+        // SAFETY: every byte is ASCII (1 to 127), and ASCII is UTF-8.
+        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    match std::str::from_utf8(bytes) {
+        // No early exit, so that it runs in vector registers.
+        Ok(text) if !bytes.iter().fold(false, |nul, &b| nul | (b == 0)) => Cow::Borrowed(text),
+        _ => Cow::Owned(String::from_utf8_lossy(bytes).replace('\0', "\u{fffd}")),
+    }
 }
 
 pub(super) fn strip_newline(line: &[u8]) -> &[u8] {

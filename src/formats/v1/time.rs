@@ -130,10 +130,78 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// `2009-10-11 12:13:14.123456Z` and the ISO 8601 forms python-subunit's
-/// iso8601 parser takes (`T` or space, optional fraction, `Z` or an
-/// offset).
-pub(super) fn parse_time(text: &[u8]) -> Option<Timestamp> {
+/// Reads `time:` lines' times, remembering the day of the last one read
+/// in python-subunit's form (times in a run share their day).
+#[derive(Debug, Default)]
+pub(super) struct TimeReader {
+    /// `YYYY-MM-DD` of the last date read (none yet: zero bytes, no date).
+    date: [u8; 10],
+    /// Its days since 1970-01-01.
+    days: i64,
+}
+
+impl TimeReader {
+    /// `2009-10-11 12:13:14.123456Z` and the ISO 8601 forms python-subunit's
+    /// iso8601 parser takes (`T` or space, optional fraction, `Z` or an
+    /// offset).
+    pub(super) fn parse(&mut self, text: &[u8]) -> Option<Timestamp> {
+        self.python_form(text).or_else(|| parse_any_time(text))
+    }
+
+    /// The form python-subunit writes, `2009-10-11 12:13:14.123456Z`, read
+    /// straight from its bytes; `None` for anything else (which
+    /// [`parse_any_time`] reads, giving the same for this form).
+    fn python_form(&mut self, text: &[u8]) -> Option<Timestamp> {
+        const FORM: &[u8; 27] = b"0000-00-00 00:00:00.000000Z";
+        let text: &[u8; 27] = text.try_into().ok()?;
+        // Digits where FORM has them, its separators elsewhere (`T` or a
+        // space between date and time); no early exit, so it unrolls.
+        let mut wrong = false;
+        for (&b, &f) in text.iter().zip(FORM) {
+            wrong |= match f {
+                b'0' => b.wrapping_sub(b'0') > 9,
+                b' ' => b != b' ' && b != b'T',
+                _ => b != f,
+            };
+        }
+        if wrong {
+            return None;
+        }
+        let digit = |at: usize| u32::from(text[at] - b'0');
+        let two = |at: usize| digit(at) * 10 + digit(at + 1);
+        let days = if text[..10] == self.date {
+            self.days
+        } else {
+            let (year, month, day) = (two(0) * 100 + two(2), two(5), two(8));
+            if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+                return None;
+            }
+            let days = days_from_civil(i64::from(year), month, day);
+            self.date.copy_from_slice(&text[..10]);
+            self.days = days;
+            days
+        };
+        let (hour, minute, second) = (two(11), two(14), two(17));
+        let micros = (two(20) * 100 + two(22)) * 100 + two(24);
+        if hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+        Some(Timestamp {
+            seconds: u32::try_from(secs).ok()?,
+            nanos: micros * 1000,
+        })
+    }
+}
+
+/// [`TimeReader::parse`] without a day remembered.
+#[cfg(test)]
+fn parse_time(text: &[u8]) -> Option<Timestamp> {
+    TimeReader::default().parse(text)
+}
+
+/// Any form [`TimeReader::parse`] takes, through `str` and its parsers.
+fn parse_any_time(text: &[u8]) -> Option<Timestamp> {
     let text = std::str::from_utf8(text).ok()?.trim();
     let (date, time) = text.split_once(['T', ' '])?;
     let mut date_parts = date.splitn(3, '-');
@@ -299,6 +367,73 @@ mod tests {
         });
         check_formatter(edges.iter().copied());
         check_formatter(edges.iter().rev().copied());
+    }
+
+    #[test]
+    fn python_form_reads_what_the_general_parser_reads() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        };
+        let mut formatter = TimeFormatter::default();
+        // One that remembers days from line to line, and one that never does.
+        let mut reader = TimeReader::default();
+        let mut python_form = |text: &[u8]| {
+            let read = reader.python_form(text);
+            assert_eq!(read, TimeReader::default().python_form(text));
+            read
+        };
+        let mut text = Vec::new();
+        let (mut fast, mut general) = (0, 0);
+        for _ in 0..200_000 {
+            let r = next();
+            text.clear();
+            formatter.write(
+                Timestamp {
+                    seconds: (r >> 16) as u32,
+                    nanos: (r % 1_000_000) as u32 * 1000,
+                },
+                &mut text,
+            );
+            let ts = parse_any_time(&text);
+            assert!(ts.is_some());
+            assert_eq!(python_form(&text), ts, "{}", String::from_utf8_lossy(&text));
+            // Bytes changed for any of a few that matter here: digits out
+            // of range, other separators, another length.
+            let changes = (next() % 3) as usize;
+            for _ in 0..changes {
+                let r = next();
+                let at = (r % 27) as usize;
+                let pool = b"09:- TZz.+1\x00\xff";
+                text[at] = pool[(r >> 8) as usize % pool.len()];
+            }
+            if r & (1 << 63) != 0 {
+                text.truncate((r >> 32) as usize % 28);
+            }
+            let (a, b) = (python_form(&text), parse_any_time(&text));
+            if a.is_some() {
+                assert_eq!(a, b, "{}", String::from_utf8_lossy(&text));
+                fast += 1;
+            } else if b.is_some() {
+                general += 1;
+            }
+            assert_eq!(parse_time(&text), b);
+        }
+        assert!(fast > 1000 && general > 100, "{fast} {general}");
+        for text in [
+            &b"2009-10-11T12:13:14.123456Z"[..],
+            b"2009-02-31 23:59:60.000000Z",
+            b"2106-02-07 06:28:15.999999Z",
+            b"2106-02-07 06:28:16.000000Z",
+            b"1969-12-31 23:59:59.999999Z",
+            b"0000-03-01 00:00:00.000000Z",
+        ] {
+            assert_eq!(python_form(text), parse_any_time(text), "{text:?}");
+            assert_eq!(parse_time(text), parse_any_time(text), "{text:?}");
+        }
     }
 
     #[test]
