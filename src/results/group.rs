@@ -236,10 +236,15 @@ impl Default for Grouper {
 /// The hash a test's (test id, route code) is kept under, in the grouper and
 /// in the statistics.
 pub(crate) fn hash_key(test_id: &str, route_code: Option<&str>) -> u64 {
+    hash_key_bytes(test_id.as_bytes(), route_code.map(str::as_bytes))
+}
+
+/// [`hash_key`] of a key kept as bytes.
+pub(crate) fn hash_key_bytes(test_id: &[u8], route_code: Option<&[u8]>) -> u64 {
     let mut hasher = FxHasher::default();
-    hasher.write(test_id.as_bytes());
+    hasher.write(test_id);
     if let Some(route) = route_code {
-        hasher.write(route.as_bytes());
+        hasher.write(route);
     }
     hasher.finish()
 }

@@ -201,14 +201,19 @@ impl KeyArena {
 
     /// A stored key.
     pub(crate) fn get(&self, key: KeyAt) -> (&str, Option<&str>) {
-        let id_end = key.at + key.id_len as usize;
         // The arena holds only bytes copied from `&str`s, cut where they ended.
-        let text = |range: std::ops::Range<usize>| {
-            std::str::from_utf8(&self.bytes[range]).expect("keys are copied from strings")
-        };
-        let id = text(key.at..id_end);
-        let route =
-            (key.route_len != NO_ROUTE).then(|| text(id_end..id_end + key.route_len as usize));
+        let text = |bytes| std::str::from_utf8(bytes).expect("keys are copied from strings");
+        let (id, route) = self.get_bytes(key);
+        (text(id), route.map(text))
+    }
+
+    /// A stored key as bytes: what sorting compares, without checking the
+    /// UTF-8 again at every comparison (byte order is `str` order).
+    pub(crate) fn get_bytes(&self, key: KeyAt) -> (&[u8], Option<&[u8]>) {
+        let id_end = key.at + key.id_len as usize;
+        let id = &self.bytes[key.at..id_end];
+        let route = (key.route_len != NO_ROUTE)
+            .then(|| &self.bytes[id_end..id_end + key.route_len as usize]);
         (id, route)
     }
 
@@ -256,7 +261,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::results::group::hash_key;
+    use crate::results::group::{hash_key, hash_key_bytes};
     use proptest::prelude::*;
 
     /// A value keyed in an arena, as the statistics keep them.
@@ -289,8 +294,8 @@ mod tests {
             let keys = &self.keys;
             self.table
                 .insert(hash_key(id, route), Value { key, n }, |v| {
-                    let (id, route) = keys.get(v.key);
-                    hash_key(id, route)
+                    let (id, route) = keys.get_bytes(v.key);
+                    hash_key_bytes(id, route)
                 });
         }
 

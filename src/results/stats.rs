@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::codec::packet::{Packet, Status, Tags, Timestamp};
-use crate::results::group::hash_key;
+use crate::results::group::{hash_key, hash_key_bytes};
 use crate::results::open::{KeyArena, KeyAt, OpenTable};
 
 /// A test that had not finished when the stream ended.
@@ -248,8 +248,8 @@ impl Summary {
             record.update(packet, &mut self.tags);
             let keys = &self.keys;
             self.open.insert(hash, record, |r| {
-                let (id, route) = keys.get(r.key);
-                hash_key(id, route)
+                let (id, route) = keys.get_bytes(r.key);
+                hash_key_bytes(id, route)
             });
         }
     }
@@ -266,7 +266,8 @@ impl Summary {
         let key = |slot: u32| keys.get(open.get(slot).key);
         let mut slots: Vec<u32> = open.slots().collect();
         slots.sort_by(|&a, &b| {
-            let ((a_id, a_route), (b_id, b_route)) = (key(a), key(b));
+            let bytes = |slot: u32| keys.get_bytes(open.get(slot).key);
+            let ((a_id, a_route), (b_id, b_route)) = (bytes(a), bytes(b));
             (a_route, a_id).cmp(&(b_route, b_id))
         });
         for &slot in &slots {
