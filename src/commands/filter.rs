@@ -1,6 +1,7 @@
 //! `subunit-filter`: python-subunit's test selection, packets forwarded
 //! untouched (SPEC section 4).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
@@ -329,10 +330,14 @@ impl Selection {
         })
     }
 
-    fn rename(&self, test_id: &str) -> String {
-        let mut name = test_id.to_owned();
+    /// The test id after the renames, borrowed when none changes it (as
+    /// for most tests: no copy each).
+    fn rename<'a>(&self, test_id: &'a str) -> Cow<'a, str> {
+        let mut name = Cow::Borrowed(test_id);
         for (from, to) in &self.renames {
-            name = from.replace_all(&name, to.as_str()).into_owned();
+            if let Cow::Owned(renamed) = from.replace_all(&name, to.as_str()) {
+                name = Cow::Owned(renamed);
+            }
         }
         name
     }
@@ -349,20 +354,20 @@ impl Selection {
             Status::Success if expected(&renamed) => (
                 Outcome::UnexpectedSuccess,
                 Some(Status::UxSuccess),
-                &renamed,
+                &*renamed,
             ),
-            Status::Success => (Outcome::Success, None, &renamed),
-            Status::Skip => (Outcome::Skip, None, &test.test_id),
-            Status::XFail => (Outcome::ExpectedFailure, None, &test.test_id),
-            Status::UxSuccess => (Outcome::UnexpectedSuccess, None, &test.test_id),
-            _ if expected(&renamed) => (Outcome::ExpectedFailure, Some(Status::XFail), &renamed),
-            _ => (Outcome::Failure, None, &renamed),
+            Status::Success => (Outcome::Success, None, &*renamed),
+            Status::Skip => (Outcome::Skip, None, test.test_id.as_str()),
+            Status::XFail => (Outcome::ExpectedFailure, None, test.test_id.as_str()),
+            Status::UxSuccess => (Outcome::UnexpectedSuccess, None, test.test_id.as_str()),
+            _ if expected(&renamed) => (Outcome::ExpectedFailure, Some(Status::XFail), &*renamed),
+            _ => (Outcome::Failure, None, &*renamed),
         };
         let keep = outcome == Outcome::UnexpectedSuccess || self.passes(test, outcome, seen_id);
         Verdict {
             keep,
             status: new_status,
-            test_id: (renamed != test.test_id).then_some(renamed),
+            test_id: (renamed != test.test_id).then(|| renamed.into_owned()),
         }
     }
 
@@ -579,7 +584,7 @@ fn forward_forced_out(
     let verdict = Verdict {
         keep: true,
         status: None,
-        test_id: (renamed != test.test_id).then_some(renamed),
+        test_id: (renamed != test.test_id).then(|| renamed.into_owned()),
     };
     write_kept(test, &verdict, renames, out);
 }
