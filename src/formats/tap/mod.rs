@@ -42,15 +42,17 @@
 //! This reader is the one TAP parser of the crate, for every command that
 //! reads TAP; what the results become is up to the caller. Submodules:
 //! `line` tells what kind of line a line is and splits it into its parts,
-//! `name` names tests as `tap2subunit` names them.
+//! `text` has the ASCII fast paths it reads with, `name` names tests as
+//! `tap2subunit` names them.
 
 mod line;
 mod name;
+mod text;
 
 use crate::codec::packet::Status;
 
 use line::{is_prove_header, plan_line, result_line, skip_reason};
-pub use name::{bail_out_name, test_name};
+pub use name::{bail_out_name, push_number, test_name, write_bail_out_name, write_test_name};
 
 /// The MIME type of the text `tap2subunit` attaches.
 pub const TEXT_MIME: &str = "text/plain; charset=UTF8";
@@ -85,12 +87,26 @@ pub struct TapResult<'a> {
     pub directive: Option<Directive>,
     /// The directive's reason, trimmed (may be empty).
     pub reason: &'a str,
+    /// The number and description as the line spells them, when that is
+    /// how the name spells them too (the common case), so that naming the
+    /// test is one copy; else empty.
+    spelled: &'a str,
 }
 
 impl TapResult<'_> {
     /// The test's name, see [`test_name`].
     pub fn name(&self) -> String {
         test_name(self.number, self.description)
+    }
+
+    /// Appends the test's name to `name`, a buffer the caller reuses.
+    pub fn write_name(&self, name: &mut String) {
+        if self.spelled.is_empty() {
+            write_test_name(self.number, self.description, name);
+        } else {
+            name.push_str("test ");
+            name.push_str(self.spelled);
+        }
     }
 }
 
@@ -199,7 +215,9 @@ impl TapReader {
         } else if is_prove_header(line) {
             self.end(&mut emit);
             self.restart();
-        } else if let Some((status, number, description, directive, reason)) = result_line(line) {
+        } else if let Some((status, number, description, directive, reason, spelled)) =
+            result_line(line)
+        {
             // Test 1 after a fulfilled plan starts the next script's TAP,
             // as after a trailing plan any test does.
             if self.stream == Stream::Ended || (self.fulfilled && number == Some(1)) {
@@ -213,6 +231,11 @@ impl TapReader {
                 });
                 self.next = number;
             }
+            let spelled = if number == Some(self.next) {
+                spelled
+            } else {
+                ""
+            };
             let number = self.next;
             self.next = self.next.saturating_add(1);
             self.fulfilled = self.planned.is_some_and(|last| self.next > last);
@@ -222,6 +245,7 @@ impl TapReader {
                 description,
                 directive,
                 reason,
+                spelled,
             }));
         } else if let Some((tests, comment)) = plan_line(line) {
             self.plan(tests, comment, &mut emit);
@@ -498,6 +522,46 @@ mod tests {
         assert!(!is_prove_header(" .. "));
         assert!(!is_prove_header("two words .."));
         assert!(TapReader::may_read(b"t/a.t .. "));
+    }
+
+    /// The name from the line's own spelling is the name formatted.
+    #[test]
+    fn spelled_names_are_formatted_names() {
+        let lines = [
+            "ok 1 - a",
+            "ok 2 b  c",
+            "ok 03 x",
+            "ok 0 x",
+            "ok 4  x",
+            "ok 5\tx",
+            "ok 6",
+            "ok 7 ",
+            "ok 9 # skip",
+            "ok 10 a # todo x",
+            "ok 11 \u{a0}x",
+            "ok 12 é",
+            "ok 13 - a\t",
+            "not ok 14 -",
+            "ok 99999999999999999999 x",
+            "ok x",
+            "ok 2 x",
+        ];
+        let mut reader = TapReader::new();
+        let mut spelled = 0;
+        for line in lines {
+            reader.line(line, |event| {
+                if let TapEvent::Result(result) = event {
+                    let mut name = String::new();
+                    result.write_name(&mut name);
+                    assert_eq!(name, test_name(result.number, result.description), "{line}");
+                    assert_eq!(name, result.name(), "{line}");
+                    spelled += usize::from(!result.spelled.is_empty());
+                }
+            });
+        }
+        // Copied for tests 1, 2, 9, 10, 12, 13 and 14; the others are
+        // numbered otherwise than they are named, or spaced otherwise.
+        assert_eq!(spelled, 7);
     }
 
     #[test]
