@@ -5,15 +5,32 @@
 
 /// Where the white space of `text` from `at` on ends, as
 /// [`str::trim_start`] sees it.
+#[inline]
 pub(super) fn skip_space(text: &str, at: usize) -> usize {
-    let rest = &text[at..];
-    at + (rest.len() - trim_start(rest).len())
+    let bytes = text.as_bytes();
+    let mut end = at;
+    while bytes.get(end).is_some_and(|&b| is_ascii_space(b)) {
+        end += 1;
+    }
+    if bytes.get(end).is_some_and(|b| !b.is_ascii()) {
+        return text.len() - text[end..].trim_start().len();
+    }
+    end
 }
 
 /// Where `text[start..end]` ends without its trailing white space, as
 /// [`str::trim_end`] sees it.
+#[inline]
 pub(super) fn trim_end_at(text: &str, start: usize, end: usize) -> usize {
-    start + trim_end(&text[start..end]).len()
+    let bytes = &text.as_bytes()[..end];
+    let mut keep = end;
+    while keep > start && is_ascii_space(bytes[keep - 1]) {
+        keep -= 1;
+    }
+    if keep > start && !bytes[keep - 1].is_ascii() {
+        return start + text[start..keep].trim_end().len();
+    }
+    keep
 }
 
 /// Where `byte` first is in `haystack`: a word at a time, for the short
@@ -45,36 +62,23 @@ pub(super) fn find_byte(haystack: &[u8], byte: u8) -> Option<usize> {
 /// Whether `byte` is an ASCII character that [`char::is_whitespace`] holds
 /// to be white space (unlike [`u8::is_ascii_whitespace`], it counts the
 /// vertical tab).
+#[inline]
 fn is_ascii_space(byte: u8) -> bool {
-    matches!(byte, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+    // One test of a bit in a mask of the six.
+    const SPACES: u64 =
+        (1 << b'\t') | (1 << b'\n') | (1 << 0x0b) | (1 << 0x0c) | (1 << b'\r') | (1 << b' ');
+    byte <= b' ' && SPACES & (1 << byte) != 0
 }
 
 /// [`str::trim_start`], with a byte loop for the ASCII white space that a
 /// TAP line nearly always has (the rest is left to `str`).
 pub(super) fn trim_start(text: &str) -> &str {
-    let skip = text.bytes().take_while(|&b| is_ascii_space(b)).count();
-    let rest = &text[skip..];
-    if rest.as_bytes().first().is_some_and(|&b| !b.is_ascii()) {
-        rest.trim_start()
-    } else {
-        rest
-    }
+    &text[skip_space(text, 0)..]
 }
 
 /// [`str::trim_end`], as [`trim_start`] is `str::trim_start`.
 pub(super) fn trim_end(text: &str) -> &str {
-    let keep = text.len()
-        - text
-            .bytes()
-            .rev()
-            .take_while(|&b| is_ascii_space(b))
-            .count();
-    let rest = &text[..keep];
-    if rest.as_bytes().last().is_some_and(|&b| !b.is_ascii()) {
-        rest.trim_end()
-    } else {
-        rest
-    }
+    &text[..trim_end_at(text, 0, text.len())]
 }
 
 /// `digits` (ASCII digits only) as a number, `None` when there are none or
@@ -103,6 +107,16 @@ mod tests {
                     let text = format!("{a}{b}{c}{b}{a}");
                     assert_eq!(trim_start(&text), text.trim_start(), "{text:?}");
                     assert_eq!(trim_end(&text), text.trim_end(), "{text:?}");
+                    for (at, _) in text.char_indices() {
+                        let rest = &text[at..];
+                        let skipped = text.len() - rest.trim_start().len();
+                        assert_eq!(skip_space(&text, at), skipped, "{text:?} {at}");
+                        let end = at + rest.trim_end().len();
+                        assert_eq!(trim_end_at(&text, at, text.len()), end, "{text:?} {at}");
+                        let head = &text[..at];
+                        let end = head.trim_end().len();
+                        assert_eq!(trim_end_at(&text, 0, at), end, "{text:?} {at}");
+                    }
                 }
             }
         }
