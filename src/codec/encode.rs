@@ -66,11 +66,14 @@ impl std::error::Error for EncodeError {}
 /// only the last carries the status, tags and EOF bit, so readers see one
 /// status and one file. On error nothing is appended.
 pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    if encode_status(event, out) {
+        return Ok(());
+    }
     let fixed = fixed_len(event)?;
     let content = event.file.map_or(&[][..], |(_, content)| content);
     // A packet this close to the limit has a 3-byte length field.
     if fixed + content.len() + 3 + 4 <= MAX_PACKET_LEN {
-        write_packet(event, out);
+        write_fixed(event, fixed, out);
         return Ok(());
     }
     let Some((name, _)) = event.file else {
@@ -168,9 +171,12 @@ pub fn reroute(
 /// The whole length of a packet of `body` bytes besides its length field:
 /// the length counts its own bytes, so take the shortest width that fits.
 fn packet_len(body: usize) -> Option<usize> {
-    (1..=3)
-        .map(|width| body + width)
-        .find(|&len| len <= varint::MAX as usize && varint::encoded_len(len as u32) <= len - body)
+    // Width w fits when body + w is below the largest value of w bytes.
+    [(1, 0x3F), (2, 0x3FFF), (3, 0x3F_FFFF)]
+        .into_iter()
+        .map(|(width, most)| (body + width, most))
+        .find(|&(len, most)| len <= most)
+        .map(|(len, _)| len)
 }
 
 /// The packet length without CRC, length field and file content, after
@@ -178,7 +184,7 @@ fn packet_len(body: usize) -> Option<usize> {
 fn fixed_len(event: &Event<'_>) -> Result<usize, EncodeError> {
     let mut len = 3; // signature and flags
     let string = |s: &str, field| -> Result<usize, EncodeError> {
-        if memchr::memchr(0, s.as_bytes()).is_some() {
+        if has_nul(s.as_bytes()) {
             return Err(EncodeError::Nul(field));
         }
         let n = u32::try_from(s.len())
@@ -222,8 +228,30 @@ fn fixed_len(event: &Event<'_>) -> Result<usize, EncodeError> {
     Ok(len)
 }
 
-/// Writes one packet; the caller has checked that it fits.
-fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
+/// Whether `bytes` holds a NUL byte. Most strings of a packet are short (a
+/// test id, a file name), for which a word at a time beats the setup of a
+/// vector search.
+fn has_nul(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    if bytes.len() >= 64 {
+        return memchr::memchr(0, bytes).is_some();
+    }
+    let mut words = bytes.chunks_exact(8);
+    // A zero byte is the only one whose high bit the subtraction sets
+    // without it being set before (the borrow runs only past a zero).
+    let zero_in = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    if words
+        .by_ref()
+        .any(|w| zero_in(u64::from_ne_bytes(w.try_into().expect("8 bytes"))))
+    {
+        return true;
+    }
+    words.remainder().contains(&0)
+}
+
+/// The flags of `event`'s packet.
+fn flags_of(event: &Event<'_>) -> Flags {
     let mut flags = Flags::VERSION_2.with_status(event.status);
     flags.set(Flags::TIMESTAMP, event.timestamp.is_some());
     flags.set(Flags::TEST_ID, event.test_id.is_some());
@@ -233,9 +261,106 @@ fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
     flags.set(Flags::ROUTE_CODE, event.route_code.is_some());
     flags.set(Flags::RUNNABLE, event.runnable);
     flags.set(Flags::EOF, event.eof);
+    flags
+}
+
+/// Strings of a status packet shorter than this cannot make it too large
+/// (or their lengths too long for a varint of 3 bytes).
+const SHORT: usize = 1 << 16;
+
+/// The packet of a plain status (no tags, MIME type or file: what most
+/// packets of subunit-wrap and subunit-1to2 are), byte for byte as
+/// [`write_fixed`] writes it, in fewer steps: its fixed-size start is put
+/// together on the stack. Returns false, having written nothing, for any
+/// other event and for one that may not be valid (a NUL byte, a long
+/// string), which [`encode`] then handles in full.
+fn encode_status(event: &Event<'_>, out: &mut Vec<u8>) -> bool {
+    if event.tags.is_some() || event.mime.is_some() || event.file.is_some() {
+        return false;
+    }
+    let id = event.test_id.unwrap_or_default();
+    let route = event.route_code.unwrap_or_default();
+    if id.len() >= SHORT
+        || route.len() >= SHORT
+        || has_nul(id.as_bytes())
+        || has_nul(route.as_bytes())
+    {
+        return false;
+    }
+    let field = |s: Option<&str>| s.map_or(0, |s| varint::encoded_len(s.len() as u32) + s.len());
+    let mut body = 3 + field(event.test_id) + field(event.route_code) + 4;
+    if let Some(ts) = event.timestamp {
+        if ts.nanos > varint::MAX {
+            return false;
+        }
+        body += 4 + varint::encoded_len(ts.nanos);
+    }
+    let len = packet_len(body).expect("short strings fit");
+    // Signature, flags, length (3 bytes at most), timestamp (8), the test
+    // id's length (3): room for them, written in place (a copy from the
+    // stack would wait on the stores just made there), then cut back.
+    const HEAD: usize = 1 + 2 + 3 + 8 + 3;
+    let start = out.len();
+    out.reserve(len);
+    out.extend_from_slice(&[0; HEAD]);
+    let head: &mut [u8; HEAD] = (&mut out[start..]).try_into().expect("room for the head");
+    head[0] = SIGNATURE;
+    head[1..3].copy_from_slice(&flags_of(event).bits().to_be_bytes());
+    let mut at = varint_at(head, 3, len as u32);
+    if let Some(ts) = event.timestamp {
+        head[at..at + 4].copy_from_slice(&ts.seconds.to_be_bytes());
+        at = varint_at(head, at + 4, ts.nanos);
+    }
+    if event.test_id.is_some() {
+        at = varint_at(head, at, id.len() as u32);
+    }
+    out.truncate(start + at);
+    out.extend_from_slice(id.as_bytes());
+    if event.route_code.is_some() {
+        varint::put(route.len() as u32, out);
+        out.extend_from_slice(route.as_bytes());
+    }
+    let crc = crate::codec::crc::crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+    debug_assert_eq!(out.len() - start, len);
+    true
+}
+
+/// Writes the shortest encoding of `value` (as [`varint::put`] appends it)
+/// into `buf` at `at`; returns where it ends.
+fn varint_at<const N: usize>(buf: &mut [u8; N], at: usize, value: u32) -> usize {
+    match varint::encoded_len(value) {
+        1 => {
+            buf[at] = value as u8;
+            at + 1
+        }
+        2 => {
+            buf[at..at + 2].copy_from_slice(&(value as u16 | 0x4000).to_be_bytes());
+            at + 2
+        }
+        3 => {
+            buf[at..at + 3].copy_from_slice(&(value | 0x80_0000).to_be_bytes()[1..]);
+            at + 3
+        }
+        _ => {
+            buf[at..at + 4].copy_from_slice(&(value | 0xC000_0000).to_be_bytes());
+            at + 4
+        }
+    }
+}
+
+/// Writes one packet; the caller has checked that it fits.
+fn write_packet(event: &Event<'_>, out: &mut Vec<u8>) {
+    write_fixed(event, fixed_len(event).expect("checked by encode"), out);
+}
+
+/// Writes one packet whose [`fixed_len`] is `fixed`; the caller has checked
+/// that it fits.
+fn write_fixed(event: &Event<'_>, fixed: usize, out: &mut Vec<u8>) {
+    let flags = flags_of(event);
 
     let content_len = event.file.map_or(0, |(_, c)| c.len());
-    let body = fixed_len(event).expect("checked by encode") + content_len + 4;
+    let body = fixed + content_len + 4;
     let len = packet_len(body).expect("checked by encode");
 
     let start = out.len();
@@ -389,6 +514,116 @@ mod tests {
         assert_eq!((first.status(), first.eof()), (Status::Unset, false));
         assert_eq!((second.status(), second.eof()), (Status::Success, true));
         assert_eq!(second.route_code(), Some("a-long-route-code/0/1/2"));
+    }
+
+    #[test]
+    fn packet_lengths_count_their_own_width() {
+        let old = |body: usize| {
+            (1..=3).map(|width| body + width).find(|&len| {
+                len <= varint::MAX as usize && varint::encoded_len(len as u32) <= len - body
+            })
+        };
+        for body in (0..70).chain(16_370..16_390).chain(4_194_290..4_194_310) {
+            assert_eq!(packet_len(body), old(body), "{body}");
+        }
+    }
+
+    #[test]
+    fn varints_are_written_as_put_appends_them() {
+        for value in [
+            0,
+            1,
+            0x3F,
+            0x40,
+            0x3FFF,
+            0x4000,
+            0x3F_FFFF,
+            0x40_0000,
+            varint::MAX,
+        ] {
+            let mut put = Vec::new();
+            varint::put(value, &mut put);
+            let mut buf = [0xAA; 6];
+            let end = varint_at(&mut buf, 1, value);
+            assert_eq!(&buf[1..end], &put[..], "{value:#x}");
+            assert_eq!(buf[end], 0xAA, "{value:#x}");
+        }
+    }
+
+    /// Every shape of status packet, both ways: the short one and the
+    /// general one write the same bytes.
+    #[test]
+    fn status_packets_are_written_as_the_general_path_writes_them() {
+        let long = "i".repeat(20_000);
+        let ids = [
+            None,
+            Some(""),
+            Some("t"),
+            Some(&long[..50]),
+            Some(&long[..]),
+            Some("a\0b"),
+        ];
+        let routes = [None, Some(""), Some("0/1"), Some(&long[..70])];
+        let times = [
+            None,
+            Some(Timestamp::default()),
+            Some(Timestamp {
+                seconds: u32::MAX,
+                nanos: 999_999_999,
+            }),
+            Some(Timestamp {
+                seconds: 1,
+                nanos: 0x40,
+            }),
+        ];
+        for (status, runnable) in [(Status::Success, true), (Status::InProgress, false)] {
+            for test_id in ids {
+                for route_code in routes {
+                    for timestamp in times {
+                        let event = Event {
+                            status,
+                            runnable,
+                            eof: !runnable,
+                            timestamp,
+                            test_id,
+                            route_code,
+                            ..Event::default()
+                        };
+                        let mut short = vec![9];
+                        let written = encode_status(&event, &mut short);
+                        let mut general = vec![9];
+                        let result =
+                            fixed_len(&event).map(|fixed| write_fixed(&event, fixed, &mut general));
+                        if written {
+                            assert_eq!(short, general, "{event:?}");
+                        } else {
+                            assert_eq!(short, [9], "nothing written: {event:?}");
+                        }
+                        let mut encoded = vec![9];
+                        assert_eq!(encode(&event, &mut encoded), result, "{event:?}");
+                        assert_eq!(encoded, general);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nul_is_found_anywhere_in_strings_of_any_length() {
+        for len in 0..80 {
+            let clean = vec![0xffu8; len];
+            assert!(!has_nul(&clean), "{len}");
+            for at in 0..len {
+                let mut bytes = clean.clone();
+                bytes[at] = 0;
+                assert!(has_nul(&bytes), "{len} {at}");
+                // Bytes around a NUL that a careless word test confuses.
+                bytes[at] = 1;
+                assert!(!has_nul(&bytes), "{len} {at}");
+                bytes[at] = 0x80;
+                assert!(!has_nul(&bytes), "{len} {at}");
+            }
+        }
     }
 
     #[test]

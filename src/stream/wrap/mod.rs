@@ -15,16 +15,21 @@
 //! diagnostic, or until the input pauses, a packet comes or the input ends:
 //! the diagnostics between are attached to it (and stay chatter), while a
 //! hung test still shows downstream at once.
+//!
+//! Here the chatter is cut into packets and into lines; `results` says
+//! what a line's result is, `lines` finds where lines end and makes a line
+//! text to match.
 
-use std::borrow::Cow;
+mod lines;
+mod results;
 
 use crate::codec::encode::{EncodeError, Event, encode};
-use crate::codec::packet::{Status, Timestamp};
+use crate::codec::packet::Timestamp;
 use crate::formats::automake::AutomakeReader;
-use crate::formats::tap::{
-    COMMENT_FILE, META_FILE, MISSING_NOTE, SKIP_ALL_ID, TEXT_MIME, TapEvent, TapReader,
-    bail_out_name, test_name,
-};
+use crate::formats::tap::{TapEvent, TapReader};
+
+use lines::for_each_newline;
+use results::{Held, Outcome, missing, release};
 
 /// The most chatter one packet carries.
 pub const MAX_CHUNK: usize = 64 * 1024;
@@ -99,20 +104,16 @@ pub struct Wrapper {
     /// TAP, when its lines are results.
     tap: Option<TapReader>,
     /// The latest TAP result, held while diagnostics may follow it.
-    held: Option<Outcome>,
+    held: Held,
+    /// The buffers of a result written at once (automake's, `Bail out!`,
+    /// missing tests), reused from one to the next.
+    scratch: Outcome,
+    /// When the chatter being wrapped came: the clock is read once for
+    /// each piece given to [`Wrapper::chatter`] (one read of the input),
+    /// not once for each of its lines, which all came together.
+    now: Option<Timestamp>,
     /// Whether any chatter was wrapped (so the file needs an EOF).
     wrapped_any: bool,
-}
-
-/// A test result to report.
-#[derive(Debug)]
-struct Outcome {
-    status: Status,
-    test_id: String,
-    /// When its line came.
-    timestamp: Option<Timestamp>,
-    /// An attachment: file name and text (none when empty).
-    file: (&'static str, String),
 }
 
 impl Wrapper {
@@ -138,7 +139,9 @@ impl Wrapper {
             line: Some(Vec::new()),
             automake: AutomakeReader::new(),
             tap,
-            held: None,
+            held: Held::default(),
+            scratch: Outcome::default(),
+            now: None,
             wrapped_any: false,
         })
     }
@@ -155,6 +158,7 @@ impl Wrapper {
         if bytes.is_empty() {
             return;
         }
+        self.now = timestamp(&self.options);
         // Lines complete up to the last newline; the rest waits for more.
         let complete = memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1);
         if self.pending.is_empty() {
@@ -185,7 +189,7 @@ impl Wrapper {
             rest = tail;
         }
         self.pending.extend_from_slice(rest);
-        self.scan_lines(bytes, out);
+        self.scan_lines(bytes, complete, out);
     }
 
     /// Wraps what is pending (an unfinished line) and reports a TAP result
@@ -215,16 +219,18 @@ impl Wrapper {
     pub fn end_input(&mut self, out: &mut Vec<u8>) {
         if let Some(line) = self.line.take() {
             if !line.is_empty() && self.options.results != ResultLines::Off {
-                self.read_line(&line, out);
+                self.read_line(&line, None, out);
             }
         }
         self.line = Some(Vec::new());
         self.flush(out);
+        // The tests a plan named are found missing now.
+        self.now = timestamp(&self.options);
         if let Some(tap) = &mut self.tap {
-            let options = &self.options;
+            let (options, scratch, now) = (&self.options, &mut self.scratch, self.now);
             tap.finish(|event| {
                 if let TapEvent::Missing { first, last } = event {
-                    missing(options, first, last, out);
+                    missing(options, scratch, now, first, last, out);
                 }
             });
         }
@@ -264,7 +270,7 @@ impl Wrapper {
         let options = &self.options;
         let event = Event {
             eof,
-            timestamp: timestamp(options),
+            timestamp: self.now,
             test_id: options.test_id.as_deref(),
             mime: options.mime.as_deref(),
             file: Some((&options.file_name, chunk)),
@@ -274,179 +280,71 @@ impl Wrapper {
         encode(&event, out).expect("wrap options are checked when made");
     }
 
-    /// Follows lines through `bytes`, reporting the results of those
-    /// completed.
-    fn scan_lines(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
+    /// Follows lines through `bytes`, whose lines are complete up to
+    /// `complete`, reporting the results of those completed. A line whole
+    /// in `bytes` is read where it is; only the start of one that began in
+    /// an earlier piece is copied.
+    fn scan_lines(&mut self, bytes: &[u8], complete: usize, out: &mut Vec<u8>) {
         if self.options.results == ResultLines::Off {
             return;
         }
-        while let Some(newline) = memchr::memchr(b'\n', bytes) {
-            let line = match &mut self.line {
-                Some(line) if line.len() + newline <= MAX_RESULT_LINE => {
-                    line.extend_from_slice(&bytes[..newline]);
-                    Some(std::mem::take(line))
-                }
-                _ => None,
-            };
-            match &line {
-                Some(line) => self.read_line(line, out),
-                None => release(&self.options, &mut self.held, out),
-            }
-            self.line = Some(line.map_or_else(Vec::new, |mut l| {
-                l.clear();
-                l
-            }));
-            bytes = &bytes[newline + 1..];
+        let mut start = 0;
+        if complete > 0 && self.line.as_ref().is_none_or(|line| !line.is_empty()) {
+            // The end of a line begun in an earlier piece.
+            let newline = memchr::memchr(b'\n', bytes).expect("a complete line");
+            self.end_line(&bytes[..newline], out);
+            start = newline + 1;
         }
+        let lines = &bytes[start..complete.max(start)];
+        // Clean text (UTF-8 without escapes or NUL bytes), as nearly all
+        // of it is, is checked once for all its lines rather than line by
+        // line: each line of it is clean too.
+        let clean = memchr::memchr2(0x1b, 0, lines)
+            .is_none()
+            .then(|| std::str::from_utf8(lines).ok())
+            .flatten();
+        let mut at = 0;
+        for_each_newline(lines, |newline| {
+            match clean {
+                Some(text) => {
+                    let line = &text[at..newline];
+                    if line.len() <= MAX_RESULT_LINE {
+                        self.read_line(line.as_bytes(), Some(line), out);
+                    } else {
+                        release(&self.options, &mut self.held, out);
+                    }
+                }
+                None => self.end_line(&lines[at..newline], out),
+            }
+            at = newline + 1;
+        });
+        let rest = &bytes[complete.max(start)..];
         if let Some(line) = &mut self.line {
-            if line.len() + bytes.len() <= MAX_RESULT_LINE {
-                line.extend_from_slice(bytes);
+            if line.len() + rest.len() <= MAX_RESULT_LINE {
+                line.extend_from_slice(rest);
             } else {
                 self.line = None;
             }
         }
     }
 
-    /// Reports what a complete line means. A TAP result is held until the
-    /// next line that is not a diagnostic (whose text it takes as its
-    /// `tap comment`), or until the input pauses or ends.
-    fn read_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        let Wrapper {
-            options,
-            automake,
-            tap,
-            held,
-            ..
-        } = self;
-        let tap_may_read = tap.is_some() && TapReader::may_read(line);
-        // Most lines are neither: the first byte tells, before the costlier
-        // cleaning.
-        if !tap_may_read && !AutomakeReader::may_read(line) {
-            release(options, held, out);
-            return;
-        }
-        let text = clean_line(line);
-        let in_log = automake.in_global_log();
-        if let Some((status, name)) = automake.line(&text) {
-            release(options, held, out);
-            let outcome = Outcome::new(options, status, name.to_owned());
-            outcome.encode(options, out);
-            return;
-        }
-        let Some(tap) = tap
-            .as_mut()
-            .filter(|_| !in_log && !automake.in_global_log())
-        else {
-            release(options, held, out);
-            return;
-        };
-        // A line that means nothing to TAP releases the held result too.
-        let mut tap_line = false;
-        tap.line(&text, |event| {
-            tap_line = true;
-            if let TapEvent::Diagnostic { text } = event {
-                if let Some(held) = held {
-                    held.attach(text);
-                }
-                return;
+    /// Reads the line that `piece` completes: the rest of the line so far.
+    fn end_line(&mut self, piece: &[u8], out: &mut Vec<u8>) {
+        match self.line.as_ref().map(Vec::len) {
+            Some(0) if piece.len() <= MAX_RESULT_LINE => self.read_line(piece, None, out),
+            Some(begun) if begun + piece.len() <= MAX_RESULT_LINE => {
+                let mut line = self.line.take().expect("a line begun");
+                line.extend_from_slice(piece);
+                self.read_line(&line, None, out);
+                line.clear();
+                self.line = Some(line);
             }
-            release(options, held, out);
-            match event {
-                TapEvent::Result(result) => {
-                    let mut outcome = Outcome::new(options, result.status, result.name());
-                    outcome.attach(result.reason);
-                    *held = Some(outcome);
-                }
-                TapEvent::SkipAll { reason } => {
-                    let mut outcome = Outcome::new(options, Status::Skip, SKIP_ALL_ID.to_owned());
-                    outcome.attach(reason);
-                    outcome.encode(options, out);
-                }
-                TapEvent::BailOut { reason } => {
-                    Outcome::new(options, Status::Fail, bail_out_name(reason)).encode(options, out);
-                }
-                TapEvent::Missing { first, last } => missing(options, first, last, out),
-                TapEvent::Plan { .. } | TapEvent::Diagnostic { .. } => {}
+            // Too long to be a result line.
+            _ => {
+                self.line.get_or_insert_with(Vec::new).clear();
+                release(&self.options, &mut self.held, out);
             }
-        });
-        if !tap_line {
-            release(options, held, out);
         }
-    }
-}
-
-/// The most text attached to one TAP result; later diagnostics stay chatter
-/// only.
-const MAX_COMMENT: usize = MAX_CHUNK;
-
-/// The most missing TAP tests reported one by one for one gap; the rest of
-/// a larger gap (a stray `1..99999999999`) is one failing test.
-const MAX_MISSING: u64 = 10_000;
-
-impl Outcome {
-    fn new(options: &WrapOptions, status: Status, test_id: String) -> Outcome {
-        Outcome {
-            status,
-            test_id,
-            timestamp: timestamp(options),
-            file: (COMMENT_FILE, String::new()),
-        }
-    }
-
-    /// Adds a line to the attachment, as tap2subunit does: lines joined by
-    /// newlines, none at the end.
-    fn attach(&mut self, text: &str) {
-        let comment = &mut self.file.1;
-        if text.is_empty() || comment.len() + 1 + text.len() > MAX_COMMENT {
-            return;
-        }
-        if !comment.is_empty() {
-            comment.push('\n');
-        }
-        comment.push_str(text);
-    }
-
-    fn encode(&self, options: &WrapOptions, out: &mut Vec<u8>) {
-        let (name, text) = &self.file;
-        let attached = !text.is_empty();
-        let event = Event {
-            status: self.status,
-            runnable: true,
-            eof: attached,
-            timestamp: self.timestamp,
-            test_id: Some(&self.test_id),
-            mime: attached.then_some(TEXT_MIME),
-            file: attached.then_some((name, text.as_bytes())),
-            route_code: options.route_code.as_deref(),
-            ..Event::default()
-        };
-        encode(&event, out).expect("result names are cleaned");
-    }
-}
-
-/// Reports the held TAP result, if any.
-fn release(options: &WrapOptions, held: &mut Option<Outcome>, out: &mut Vec<u8>) {
-    if let Some(outcome) = held.take() {
-        outcome.encode(options, out);
-    }
-}
-
-/// Reports TAP tests `first..=last` as missing: failures.
-fn missing(options: &WrapOptions, first: u64, last: u64, out: &mut Vec<u8>) {
-    let one_by_one = last.min(first.saturating_add(MAX_MISSING - 1));
-    for number in first..=one_by_one {
-        let mut outcome = Outcome::new(options, Status::Fail, test_name(number, ""));
-        outcome.file = (META_FILE, MISSING_NOTE.to_owned());
-        outcome.encode(options, out);
-    }
-    if one_by_one < last {
-        let test_id = format!("test {}..{last}", one_by_one + 1);
-        let mut outcome = Outcome::new(options, Status::Fail, test_id);
-        outcome.file = (
-            META_FILE,
-            format!("{} tests missing from TAP output", last - one_by_one),
-        );
-        outcome.encode(options, out);
     }
 }
 
@@ -456,41 +354,13 @@ fn timestamp(options: &WrapOptions) -> Option<Timestamp> {
     options.timestamps.then(Timestamp::now)
 }
 
-/// The text of a line for matching: UTF-8 (lossy), without a trailing CR,
-/// terminal colour sequences or NUL bytes (which names cannot hold).
-/// Borrowed, not copied, when there is nothing to remove.
-fn clean_line(line: &[u8]) -> Cow<'_, str> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if memchr::memchr2(0x1b, 0, line).is_none() {
-        if let Ok(text) = std::str::from_utf8(line) {
-            return Cow::Borrowed(text);
-        }
-    }
-    let text = String::from_utf8_lossy(line);
-    let mut clean = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // CSI: ESC [ parameters, intermediates, one final byte.
-            '\u{1b}' if chars.peek() == Some(&'[') => {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            '\0' => clean.push('\u{fffd}'),
-            c => clean.push(c),
-        }
-    }
-    Cow::Owned(clean)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::packet::Status;
+    use crate::formats::tap::TEXT_MIME;
     use crate::{Item, StreamReader};
+    use results::MAX_MISSING;
 
     /// (file contents in order, results) of wrapped output.
     fn unwrap(out: &[u8]) -> (Vec<u8>, Vec<(Status, String)>) {
@@ -541,6 +411,151 @@ mod tests {
         }
         wrapper.finish(&mut out);
         out
+    }
+
+    /// Ways to give `input` to a wrapper: whole, a byte at a time, a line
+    /// at a time, and cut in two (everywhere in a short input).
+    fn ways_to_give(input: &[u8]) -> Vec<Vec<&[u8]>> {
+        let mut ways = vec![
+            vec![input],
+            input.chunks(1).collect(),
+            input.split_inclusive(|&b| b == b'\n').collect(),
+        ];
+        let cuts: Vec<usize> = if input.len() < 1000 {
+            (1..input.len()).collect()
+        } else {
+            (1..40).chain(4080..4110).chain(8180..8200).collect()
+        };
+        for cut in cuts.into_iter().filter(|&cut| cut < input.len()) {
+            ways.push(vec![&input[..cut], &input[cut..]]);
+        }
+        ways
+    }
+
+    /// A piece of input that is clean text (UTF-8 without escapes or NUL
+    /// bytes) has its lines read where they are, a line that came in pieces
+    /// or a piece that is not clean has each line cleaned and read on its
+    /// own: the results are the same, with non-ASCII text and white space
+    /// in the lines (which the TAP reader takes its slower way through) as
+    /// without, and as they were before the clean way was added.
+    #[test]
+    fn lines_read_in_any_piece_give_the_same_results() {
+        let missing = "tap meta: test missing from TAP output";
+        let clean = "1..9\nok 1 - plain\nok 2\u{a0}- nbsp after the number\n\
+                     not ok 3 - é accents # TODO later\u{3000}\nok 4 \u{85}x\nok 5 - crlf\r\n\
+                     # diagnostic é\nok\u{2003}7 em space\nPASS: automake é\nok 7 - x\u{3000}\n\
+                     ok 0008 lead\nok 9 # skip é why \n1..2 # é\nok 1é\nBail out! é gone\n";
+        let clean_results = [
+            (Status::Success, "test 1 - plain", ""),
+            (Status::Success, "test 2 - nbsp after the number", ""),
+            (Status::XFail, "test 3 - é accents", "tap comment: later"),
+            (Status::Success, "test 4 x", ""),
+            (
+                Status::Success,
+                "test 5 - crlf",
+                "tap comment: # diagnostic é",
+            ),
+            (Status::Success, "automake é", ""),
+            (Status::Fail, "test 6", missing),
+            (Status::Success, "test 7 - x", ""),
+            (Status::Success, "test 8 lead", ""),
+            (Status::Skip, "test 9", "tap comment: é why"),
+            (Status::Success, "test 1 é", ""),
+            (Status::Fail, "Bail out! é gone", ""),
+            (Status::Fail, "test 2", missing),
+        ];
+        let dirty: &[u8] = b"1..4\n\x1b[32mok 1 - green\x1b[0m\nnot ok 2 - n\0ul\n\
+                             ok 3 - bad \xff byte\r\n\x1b[1m# bold \xc3\xa9\x1b[0m\n\
+                             PASS: \x1b[1ma\xc2\xa0\x1b[0m\n";
+        let dirty_results = [
+            (Status::Success, "test 1 - green", ""),
+            (Status::Fail, "test 2 - n\u{fffd}ul", ""),
+            (
+                Status::Success,
+                "test 3 - bad \u{fffd} byte",
+                "tap comment: # bold é",
+            ),
+            (Status::Success, "a", ""),
+            (Status::Fail, "test 4", missing),
+        ];
+        // The clean lines, each cleaned: one line in the piece is not clean.
+        let mixed = [clean.as_bytes(), b"\x1b[m\n"].concat();
+        // A line of MAX_RESULT_LINE bytes is read, a longer one not.
+        let long = format!(
+            "ok 1 {}\nok 2 {}\nnot ok 3 {}{}\n",
+            "a".repeat(MAX_RESULT_LINE - 5),
+            "b".repeat(MAX_RESULT_LINE - 4),
+            "c".repeat(3000),
+            "é".repeat(500),
+        );
+        let long_1 = format!("test 1 {}", "a".repeat(MAX_RESULT_LINE - 5));
+        let long_3 = format!("test 3 {}{}", "c".repeat(3000), "é".repeat(500));
+        let long_results = [
+            (Status::Success, &long_1[..], ""),
+            (Status::Fail, "test 2", missing),
+            (Status::Fail, &long_3[..], ""),
+        ];
+        for (input, expected) in [
+            (clean.as_bytes(), &clean_results[..]),
+            (dirty, &dirty_results[..]),
+            (&mixed[..], &clean_results[..]),
+            (long.as_bytes(), &long_results[..]),
+        ] {
+            for pieces in ways_to_give(input) {
+                let out = wrap(&pieces, ResultLines::AutomakeAndTap);
+                let (contents, results) = unwrap_attached(&out);
+                assert_eq!(contents, input);
+                let results: Vec<(Status, &str, &str)> = results
+                    .iter()
+                    .map(|(s, n, a)| (*s, n.as_str(), a.as_str()))
+                    .collect();
+                assert_eq!(results, expected, "{:?}", pieces.len());
+            }
+        }
+    }
+
+    /// The clock is read once for each piece of chatter: every packet made
+    /// of a piece carries the same time (a result the time of the piece
+    /// that completed its line), and the tests found missing at the end
+    /// the time of the end.
+    #[test]
+    fn the_packets_of_one_piece_have_one_time() {
+        let mut wrapper = Wrapper::new(WrapOptions {
+            results: ResultLines::AutomakeAndTap,
+            ..WrapOptions::new("stdout")
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        wrapper.chatter(b"1..4\nok 1\nPASS: a\nok 2 - held", &mut out);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        wrapper.chatter(b"\n", &mut out);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        wrapper.finish(&mut out);
+        let mut reader = StreamReader::new(&out[..]);
+        let mut times = Vec::new();
+        while let Some(Item::Packet(p)) = reader.next().unwrap() {
+            times.push((p.test_id().unwrap_or("").to_owned(), p.timestamp().unwrap()));
+        }
+        let names: Vec<&str> = times.iter().map(|(n, _)| n.as_str()).collect();
+        // Chatter, test 1, a; chatter, test 2; the missing, the EOF.
+        assert_eq!(
+            names,
+            [
+                "",
+                "test 1",
+                "a",
+                "",
+                "test 2 - held",
+                "test 3",
+                "test 4",
+                ""
+            ]
+        );
+        let (first, second, end) = (times[0].1, times[3].1, times[5].1);
+        assert!(first < second && second < end, "{times:?}");
+        let expected = [first, first, first, second, second, end, end, end];
+        let found: Vec<Timestamp> = times.iter().map(|(_, t)| *t).collect();
+        assert_eq!(found, expected);
     }
 
     #[test]

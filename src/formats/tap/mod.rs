@@ -38,8 +38,21 @@
 //! 1 starts the next stream, and one bare `ok` line is not a test: it is
 //! the verdict `prove -v` prints after each script's TAP (a test there
 //! would be one more than planned, which no TAP stream may have).
+//!
+//! This reader is the one TAP parser of the crate, for every command that
+//! reads TAP; what the results become is up to the caller. Submodules:
+//! `line` tells what kind of line a line is and splits it into its parts,
+//! `text` has the ASCII fast paths it reads with, `name` names tests as
+//! `tap2subunit` names them.
+
+mod line;
+mod name;
+mod text;
 
 use crate::codec::packet::Status;
+
+use line::{is_prove_header, plan_line, result_line, skip_reason};
+pub use name::{bail_out_name, push_number, test_name, write_bail_out_name, write_test_name};
 
 /// The MIME type of the text `tap2subunit` attaches.
 pub const TEXT_MIME: &str = "text/plain; charset=UTF8";
@@ -51,24 +64,6 @@ pub const META_FILE: &str = "tap meta";
 pub const MISSING_NOTE: &str = "test missing from TAP output";
 /// The test of a script that skipped all its tests (`1..0`).
 pub const SKIP_ALL_ID: &str = "file skip";
-
-/// The name of test `number`: `test N`, then the description if any.
-pub fn test_name(number: u64, description: &str) -> String {
-    if description.is_empty() {
-        format!("test {number}")
-    } else {
-        format!("test {number} {description}")
-    }
-}
-
-/// The name of the test that reports a `Bail out!`: the line itself.
-pub fn bail_out_name(reason: &str) -> String {
-    if reason.is_empty() {
-        "Bail out!".to_owned()
-    } else {
-        format!("Bail out! {reason}")
-    }
-}
 
 /// A `# SKIP` or `# TODO` directive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,12 +87,26 @@ pub struct TapResult<'a> {
     pub directive: Option<Directive>,
     /// The directive's reason, trimmed (may be empty).
     pub reason: &'a str,
+    /// The number and description as the line spells them, when that is
+    /// how the name spells them too (the common case), so that naming the
+    /// test is one copy; else empty.
+    spelled: &'a str,
 }
 
 impl TapResult<'_> {
     /// The test's name, see [`test_name`].
     pub fn name(&self) -> String {
         test_name(self.number, self.description)
+    }
+
+    /// Appends the test's name to `name`, a buffer the caller reuses.
+    pub fn write_name(&self, name: &mut String) {
+        if self.spelled.is_empty() {
+            write_test_name(self.number, self.description, name);
+        } else {
+            name.push_str("test ");
+            name.push_str(self.spelled);
+        }
     }
 }
 
@@ -206,7 +215,9 @@ impl TapReader {
         } else if is_prove_header(line) {
             self.end(&mut emit);
             self.restart();
-        } else if let Some((status, number, description, directive, reason)) = result_line(line) {
+        } else if let Some((status, number, description, directive, reason, spelled)) =
+            result_line(line)
+        {
             // Test 1 after a fulfilled plan starts the next script's TAP,
             // as after a trailing plan any test does.
             if self.stream == Stream::Ended || (self.fulfilled && number == Some(1)) {
@@ -220,6 +231,11 @@ impl TapReader {
                 });
                 self.next = number;
             }
+            let spelled = if number == Some(self.next) {
+                spelled
+            } else {
+                ""
+            };
             let number = self.next;
             self.next = self.next.saturating_add(1);
             self.fulfilled = self.planned.is_some_and(|last| self.next > last);
@@ -229,6 +245,7 @@ impl TapReader {
                 description,
                 directive,
                 reason,
+                spelled,
             }));
         } else if let Some((tests, comment)) = plan_line(line) {
             self.plan(tests, comment, &mut emit);
@@ -293,94 +310,6 @@ impl TapReader {
 
     fn restart(&mut self) {
         *self = TapReader::new();
-    }
-}
-
-/// The parts of a result line: status, number, description, directive and
-/// its reason.
-type ResultParts<'a> = (Status, Option<u64>, &'a str, Option<Directive>, &'a str);
-
-/// `ok`/`not ok`, an optional number, an optional description, an optional
-/// `# SKIP` or `# TODO` directive (any case; `# skipped` too). A `#` that
-/// starts no directive ends the description; the rest is a comment.
-fn result_line(text: &str) -> Option<ResultParts<'_>> {
-    let (ok, rest) = if let Some(rest) = text.strip_prefix("not ok") {
-        (false, rest)
-    } else {
-        (true, text.strip_prefix("ok")?)
-    };
-    if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
-        return None; // "okay", "ok1"
-    }
-    let rest = rest.trim_start();
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let number = rest[..digits].parse().ok();
-    let rest = rest[digits..].trim_start();
-    let (description, comment) = match rest.find('#') {
-        Some(hash) => (&rest[..hash], rest[hash + 1..].trim_start()),
-        None => (rest, ""),
-    };
-    let word_len = comment.bytes().take_while(u8::is_ascii_alphabetic).count();
-    let word = &comment[..word_len];
-    let directive = if word.len() >= 4 && word[..4].eq_ignore_ascii_case("skip") {
-        Some(Directive::Skip)
-    } else if word.eq_ignore_ascii_case("todo") {
-        Some(Directive::Todo)
-    } else {
-        None
-    };
-    let reason = match directive {
-        Some(_) => comment[word_len..].trim(),
-        None => "",
-    };
-    let status = match (ok, directive) {
-        (_, Some(Directive::Skip)) => Status::Skip,
-        (true, Some(Directive::Todo)) => Status::UxSuccess,
-        (false, Some(Directive::Todo)) => Status::XFail,
-        (true, None) => Status::Success,
-        (false, None) => Status::Fail,
-    };
-    Some((status, number, description.trim_end(), directive, reason))
-}
-
-/// The line `prove -v` prints before a script's TAP: the script's name, a
-/// space and two or more dots (padded to line up), maybe a space.
-fn is_prove_header(line: &str) -> bool {
-    let line = line.trim_end();
-    line.rsplit_once(' ').is_some_and(|(name, dots)| {
-        dots.len() >= 2
-            && dots.bytes().all(|b| b == b'.')
-            && !name.is_empty()
-            && !name.contains(char::is_whitespace)
-    })
-}
-
-/// `1..N`, optionally followed by `# comment`: the number and the comment.
-fn plan_line(text: &str) -> Option<(u64, &str)> {
-    let rest = text.strip_prefix("1..")?;
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let tests = rest[..digits].parse().ok()?;
-    let rest = rest[digits..].trim();
-    match rest.strip_prefix('#') {
-        Some(comment) => Some((tests, comment.trim())),
-        None if rest.is_empty() => Some((tests, "")),
-        None => None,
-    }
-}
-
-/// The reason of `1..0 # SKIP reason`: the comment less a leading `SKIP`
-/// word (any case, `skipped` too).
-fn skip_reason(comment: &str) -> &str {
-    let word_len = comment
-        .bytes()
-        .take_while(|b| !b.is_ascii_whitespace())
-        .count();
-    // `get`: the comment may start with a character wider than a byte.
-    let word = comment.get(..4);
-    if word_len >= 4 && word.is_some_and(|w| w.eq_ignore_ascii_case("skip")) {
-        comment[word_len..].trim_start()
-    } else {
-        comment
     }
 }
 
@@ -593,6 +522,46 @@ mod tests {
         assert!(!is_prove_header(" .. "));
         assert!(!is_prove_header("two words .."));
         assert!(TapReader::may_read(b"t/a.t .. "));
+    }
+
+    /// The name from the line's own spelling is the name formatted.
+    #[test]
+    fn spelled_names_are_formatted_names() {
+        let lines = [
+            "ok 1 - a",
+            "ok 2 b  c",
+            "ok 03 x",
+            "ok 0 x",
+            "ok 4  x",
+            "ok 5\tx",
+            "ok 6",
+            "ok 7 ",
+            "ok 9 # skip",
+            "ok 10 a # todo x",
+            "ok 11 \u{a0}x",
+            "ok 12 é",
+            "ok 13 - a\t",
+            "not ok 14 -",
+            "ok 99999999999999999999 x",
+            "ok x",
+            "ok 2 x",
+        ];
+        let mut reader = TapReader::new();
+        let mut spelled = 0;
+        for line in lines {
+            reader.line(line, |event| {
+                if let TapEvent::Result(result) = event {
+                    let mut name = String::new();
+                    result.write_name(&mut name);
+                    assert_eq!(name, test_name(result.number, result.description), "{line}");
+                    assert_eq!(name, result.name(), "{line}");
+                    spelled += usize::from(!result.spelled.is_empty());
+                }
+            });
+        }
+        // Copied for tests 1, 2, 9, 10, 12, 13 and 14; the others are
+        // numbered otherwise than they are named, or spaced otherwise.
+        assert_eq!(spelled, 7);
     }
 
     #[test]

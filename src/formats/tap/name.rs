@@ -1,0 +1,81 @@
+//! How `tap2subunit` names the tests it reports, which every reader of
+//! TAP here names them as too. Each name can be appended to a buffer the
+//! caller reuses: a TAP stream names a test on nearly every line.
+
+/// The name of test `number`: `test N`, then the description if any.
+pub fn test_name(number: u64, description: &str) -> String {
+    let mut name = String::new();
+    write_test_name(number, description, &mut name);
+    name
+}
+
+/// Appends [`test_name`] to `name`, a buffer the caller reuses.
+pub fn write_test_name(number: u64, description: &str, name: &mut String) {
+    name.push_str("test ");
+    push_number(number, name);
+    if !description.is_empty() {
+        name.push(' ');
+        name.push_str(description);
+    }
+}
+
+/// Appends `number` in decimal to `text`, as `{number}` formats it, without
+/// the formatting machinery (a TAP stream names a test on every line).
+pub fn push_number(number: u64, text: &mut String) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = number;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    text.reserve(digits.len() - at);
+    for &digit in &digits[at..] {
+        text.push(char::from(digit));
+    }
+}
+
+/// The name of the test that reports a `Bail out!`: the line itself.
+pub fn bail_out_name(reason: &str) -> String {
+    let mut name = String::new();
+    write_bail_out_name(reason, &mut name);
+    name
+}
+
+/// Appends [`bail_out_name`] to `name`, a buffer the caller reuses.
+pub fn write_bail_out_name(reason: &str, name: &mut String) {
+    name.push_str("Bail out!");
+    if !reason.is_empty() {
+        name.push(' ');
+        name.push_str(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_formatted_as_format_would() {
+        for number in [0, 1, 9, 10, 99, 100, 12_345, u64::MAX / 10, u64::MAX] {
+            assert_eq!(test_name(number, ""), format!("test {number}"));
+            assert_eq!(test_name(number, "- a"), format!("test {number} - a"));
+        }
+        let mut name = String::from("kept ");
+        write_test_name(7, "x", &mut name);
+        assert_eq!(name, "kept test 7 x");
+    }
+
+    #[test]
+    fn bail_out_names_are_the_line() {
+        assert_eq!(bail_out_name("no disk"), "Bail out! no disk");
+        assert_eq!(bail_out_name(""), "Bail out!");
+        let mut name = String::from("kept ");
+        write_bail_out_name("x", &mut name);
+        assert_eq!(name, "kept Bail out! x");
+    }
+}
