@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use crate::codec::encode::reroute;
+use crate::codec::reroute::Rerouter;
 use crate::stream::reader::{Damage, Item, StreamReader};
 use crate::stream::wrap::Wrapper;
 
@@ -46,7 +46,10 @@ pub fn pump<R: Read + AsFd>(
     let mut unroutable = 0;
     let mut reader = StreamReader::live(source);
     let mut batch = Vec::new();
-    let mut route = String::new();
+    let mut rerouter = match routing {
+        Routing::Keep => None,
+        Routing::Under(prefix) => Some(Rerouter::new(prefix)),
+    };
     // A send fails only when the writer has stopped: then reading on
     // would be pointless.
     let send = |batch: &mut Vec<u8>| batch.is_empty() || tx.send(std::mem::take(batch)).is_ok();
@@ -54,16 +57,10 @@ pub fn pump<R: Read + AsFd>(
         match item {
             Item::Packet(packet) => {
                 wrapper.before_packet(&mut batch);
-                match routing {
-                    Routing::Keep => batch.extend_from_slice(packet.raw()),
-                    Routing::Under(prefix) => {
-                        route.clear();
-                        route.push_str(prefix);
-                        if let Some(old) = packet.route_code() {
-                            route.push('/');
-                            route.push_str(old);
-                        }
-                        if reroute(&packet, &route, &mut batch).is_err() {
+                match &mut rerouter {
+                    None => batch.extend_from_slice(packet.raw()),
+                    Some(rerouter) => {
+                        if rerouter.reroute(&packet, &mut batch).is_err() {
                             // It cannot carry the route code: its bytes
                             // become chatter of this input rather than go
                             // out without their origin.
