@@ -134,6 +134,68 @@ fn a_signal_leaves_no_process_running_and_whole_packets_out() {
     }
 }
 
+/// subunit-mux flooded by its command, stopped by SIGTERM while the batch
+/// it writes waits for a reader that takes nothing for a while: it waits
+/// however long that is, then ends by the signal with whole packets out.
+/// (It used to give up after 2 s, leaving the batch, and a packet, cut: the
+/// packet in the pipe, 64 KiB of it, and nothing more.)
+#[test]
+fn a_signal_waits_for_the_batch_being_written_however_slow_the_reader() {
+    let what = "subunit-mux, flood, SIGTERM, a slow reader";
+    let dir = TempDir::new("signal-slow-reader");
+    let started = dir.path("started");
+    let marker = unique_marker();
+    let script = format!("echo $$ > '{}'; yes {marker}; true", started.display());
+    let mut run = Running(supervising("subunit-mux", &script).spawn().expect("spawn"));
+    pid_in(&started);
+    blocked_writing(run.id());
+    send(run.id(), libc::SIGTERM);
+    thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        run.try_wait().expect("try_wait"),
+        None,
+        "{what}: still writing"
+    );
+    let (stdout, stderr) = read_outputs(&mut run);
+    let status = wait_within(&mut run, what);
+    let out = stdout.join().expect("stdout thread");
+    let stderr = stderr.join().expect("stderr thread");
+    assert!(
+        ended_by(status, libc::SIGTERM),
+        "{what}: {status:?} {stderr}"
+    );
+    assert!(!whole_packets(&out, what).is_empty(), "{what}");
+    let left = none_left_with(&marker);
+    assert!(left.is_empty(), "{what}: left running: {left:?}");
+}
+
+/// A second signal while subunit-mux waits for a reader that takes nothing
+/// ends it at once (its batch cut): one who insists is not kept waiting.
+#[test]
+fn a_second_signal_ends_the_wait_for_the_reader_at_once() {
+    let what = "subunit-mux, flood, SIGTERM twice, a reader that takes nothing";
+    let dir = TempDir::new("signal-twice");
+    let started = dir.path("started");
+    let marker = unique_marker();
+    let script = format!("echo $$ > '{}'; yes {marker}; true", started.display());
+    let mut run = Running(supervising("subunit-mux", &script).spawn().expect("spawn"));
+    pid_in(&started);
+    blocked_writing(run.id());
+    send(run.id(), libc::SIGTERM);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        run.try_wait().expect("try_wait"),
+        None,
+        "{what}: still writing"
+    );
+    send(run.id(), libc::SIGTERM);
+    // Nothing read: it ends without its batch written.
+    let status = wait_within(&mut run, what);
+    assert!(ended_by(status, libc::SIGTERM), "{what}: {status:?}");
+    let left = none_left_with(&marker);
+    assert!(left.is_empty(), "{what}: left running: {left:?}");
+}
+
 /// A child that closes its output and goes on running is waited for: its
 /// exit status is the outcome.
 #[test]

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use common::procs::{Running, TIMEOUT, TempDir, gone_within, pid_in, wait_within};
 use common::runs::{self, OwnedEvent, Rng, RunShape};
 use common::{Decoded, decode_all, first_difference, ours, run_with_input};
+use subunit_tools::codec::encode::reroute;
+use subunit_tools::codec::reroute::Rerouter;
 use subunit_tools::{Flags, Item, MAX_PACKET_LEN, SIGNATURE, Status, StreamReader, decode};
 
 /// `cat 'PATH'` for `--command`.
@@ -1578,4 +1580,126 @@ fn no_timestamps_leaves_them_out_of_every_packet_made() {
             assert_eq!(e.timestamp, None, "{}", short(e));
         }
     }
+}
+
+// ---------------------------------------------------------------------
+// 7. Rerouting in place: the bytes of re-encoding
+// ---------------------------------------------------------------------
+
+/// The prefixes tried: input numbers, a name, and one too long for the
+/// route code field to be copied whole.
+const PREFIXES: [&str; 4] = ["0", "15", "unit", "a-route-code-of-thirty-bytes-x"];
+
+/// Reroutes every packet of `stream` under every prefix, twice (the
+/// second time from what the first worked out), and checks the bytes and
+/// the outcome against `encode::reroute` (the re-encoding subunit-mux did
+/// before), and, for packets in the shortest form, against encoding the
+/// packet's fields anew with the new route code. Returns the packets.
+fn check_rerouting(stream: &[u8], what: &str, rerouters: &mut [Rerouter]) -> usize {
+    let mut reader = StreamReader::new(stream);
+    let mut packets = 0;
+    let (mut expected, mut got, mut again) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some(item) = reader.next().expect("reading a buffer") {
+        let Item::Packet(packet) = item else { continue };
+        packets += 1;
+        let event = OwnedEvent::from_packet(&packet);
+        let mut canonical = Vec::new();
+        event.encode(&mut canonical);
+        let shortest = canonical == packet.raw();
+        for (rerouter, prefix) in rerouters.iter_mut().zip(PREFIXES) {
+            let route = match packet.route_code() {
+                Some(old) => format!("{prefix}/{old}"),
+                None => prefix.to_owned(),
+            };
+            expected.clear();
+            got.clear();
+            again.clear();
+            let want = reroute(&packet, &route, &mut expected);
+            let label = format!("{what}: packet {packets} under {prefix} ({})", packet.len());
+            assert_eq!(rerouter.reroute(&packet, &mut got), want, "{label}");
+            assert_eq!(rerouter.reroute(&packet, &mut again), want, "{label}");
+            assert!(
+                got == expected,
+                "{label}: differs at {}",
+                first_difference(&got, &expected)
+            );
+            assert!(again == got, "{label}: the second time differs");
+            if shortest && want.is_ok() {
+                let mut encoded = Vec::new();
+                OwnedEvent {
+                    route_code: Some(route),
+                    ..event.clone()
+                }
+                .encode(&mut encoded);
+                assert!(got == encoded, "{label}: not what encoding gives");
+            }
+        }
+    }
+    packets
+}
+
+/// A packet of exactly `len` bytes with few fields: test id, file and
+/// route code `route`; none for the lengths that the length field's
+/// widening skips (64 and 16384).
+fn sized_packet(len: usize, route: Option<&str>) -> Option<Vec<u8>> {
+    let encoded = |n: usize| {
+        let mut out = Vec::new();
+        OwnedEvent {
+            status: Status::Fail,
+            test_id: Some("t".into()),
+            file: Some(("f".into(), vec![SIGNATURE; n])),
+            route_code: route.map(str::to_owned),
+            ..OwnedEvent::default()
+        }
+        .encode(&mut out);
+        out
+    };
+    // The varints of the length and of the content length grow by at
+    // most four bytes over those of an empty file.
+    let around = (len + 4).saturating_sub(encoded(0).len());
+    (around.saturating_sub(8)..=around)
+        .rev()
+        .map(encoded)
+        .find(|out| out.len() == len)
+}
+
+#[test]
+fn rerouting_raw_bytes_gives_what_re_encoding_gave() {
+    let mut rerouters = PREFIXES.map(Rerouter::new);
+    let mut packets = 0;
+    // The vectors (non-minimal lengths, 4-byte nanosecond varints, the
+    // largest packet, damage) and the corpus of real runs.
+    let files = common::vectors().into_iter().map(|(s, _)| s);
+    for path in files.chain(common::corpus()) {
+        let stream = std::fs::read(&path).expect("read test data");
+        packets += check_rerouting(&stream, &path.display().to_string(), &mut rerouters);
+    }
+    // Generated runs: timestamps, tags, attachments, with and without
+    // route codes.
+    for (seed, route_codes) in [(3, false), (4, true), (5, false)] {
+        let stream = noisy_input(seed, route_codes, 2 << 20);
+        packets += check_rerouting(&stream, &format!("run {seed}"), &mut rerouters);
+    }
+    // Packets whose length field widens from 1 to 2 and from 2 to 3 bytes
+    // with the route code, and the largest: split, or kept as chatter.
+    let mut stream = Vec::new();
+    for route in [None, Some("3"), Some("7/x")] {
+        let lens = (30..=70)
+            .chain(16_360..=16_390)
+            .chain((MAX_PACKET_LEN - 40..=MAX_PACKET_LEN).step_by(4));
+        for len in lens {
+            let packet = sized_packet(len, route);
+            assert_eq!(packet.is_none(), [64, 16_384].contains(&len), "{len}");
+            stream.extend(packet.into_iter().flatten());
+        }
+    }
+    packets += check_rerouting(&stream, "sized packets", &mut rerouters);
+    // A test id that fills the largest packet: no content to split.
+    let id = "x".repeat(MAX_PACKET_LEN - 13);
+    packets += check_rerouting(
+        &test_packet(&id, Status::Success, None),
+        "full id",
+        &mut rerouters,
+    );
+    assert!(packets > 10_000, "{packets} packets");
 }

@@ -8,4 +8,5 @@ pub mod crc;
 pub mod decode;
 pub mod encode;
 pub mod packet;
+pub mod reroute;
 pub mod varint;

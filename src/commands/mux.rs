@@ -105,8 +105,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          ended 5 seconds later: as soon as a pipe's reader has gone (subunit-mux looks \
          every 50 ms, and then ends quietly), or at the first write that fails. When subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
          sends it to them and ends by it, starting no more commands, once the batch of \
-         packets being written is whole (waiting at most 2 seconds for a reader that \
-         takes nothing), so that the output is whole packets.\n\n\
+         packets being written is whole, so that the output is whole packets: it waits as \
+         long as the reader of the output takes to read that batch, and a second of these \
+         signals meanwhile ends it at once, cutting it.\n\n\
          A command's output is read until it closes. A command that closes it but goes \
          on running is waited for, its exit status counting as usual. One that ends \
          while a process it started holds its output open (a server started with &, its \
@@ -221,8 +222,10 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     drop(tx);
     watch_output(children.clone())?;
 
-    // A signal ends us from its own thread: not in the middle of a batch.
-    let written = write_batches(&rx, &mut WholeWrites(cli::stdout()));
+    // A signal ends us from its own thread: not in the middle of a batch,
+    // and with no part of one left in a buffer (not standard output's,
+    // which keeps what follows a batch's last newline for later).
+    let written = write_batches(&rx, &mut WholeWrites::stdout(OUTPUT_BUFFER));
     if written.is_err() {
         // Nobody reads the output any more: stop the commands rather than
         // leave them running.
@@ -291,6 +294,9 @@ fn watch_output(children: Children) -> Result<(), Error> {
         .map(drop)
         .map_err(Error::Write)
 }
+
+/// The buffer of small batches written together, at a flush or when full.
+const OUTPUT_BUFFER: usize = 64 * 1024;
 
 /// Signals that end subunit-mux, passed on to the commands first.
 const PASSED_ON: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
