@@ -208,9 +208,14 @@ impl Blocked {
                                 seen.unanswered.store(signal, Ordering::SeqCst);
                             }
                         }
-                        PassOn::ToGroupsThenDie => {
+                        PassOn::ToGroupsThenDie { command } => {
+                            DYING.store(true, Ordering::SeqCst);
                             children.close_and_signal(signal, Target::Group);
-                            die_by_when_written(signal, Some(&self));
+                            if children.end_groups(command, &self) {
+                                die_by_when_written(signal, Some(&self));
+                            }
+                            // Insisted on while the groups were ending.
+                            die_at_once(signal);
                         }
                     }
                 }
@@ -268,8 +273,13 @@ pub enum PassOn {
     /// on to their groups, whoever sent it, and go on.
     ToGroups,
     /// The children run in process groups of their own: pass every signal
-    /// on to their groups, start no more children, and end by the signal.
-    ToGroupsThenDie,
+    /// on to their groups, start no more children, and end by the signal
+    /// once nothing runs in their groups (see [`Children::end_groups`]).
+    ToGroupsThenDie {
+        /// The command's name, for the note on standard error when a
+        /// group has to be stopped.
+        command: &'static str,
+    },
     /// As [`PassOn::ToChildren`], and to every other process below us
     /// (what the children started, and the orphans adopted with
     /// [`crate::os::adopt_orphans`]), as the terminal's signals reach a
@@ -283,7 +293,7 @@ impl PassOn {
     fn target(self) -> Target {
         match self {
             PassOn::ToChildren | PassOn::ToChildrenAndBelow => Target::Process,
-            PassOn::ToGroups | PassOn::ToGroupsThenDie => Target::Group,
+            PassOn::ToGroups | PassOn::ToGroupsThenDie { .. } => Target::Group,
         }
     }
 }
@@ -386,6 +396,46 @@ impl Children {
             }
         };
         !group_runs(pgid) || escalate(send, || !group_runs(pgid), after)
+    }
+
+    /// After a signal passed on to the children's process groups, before
+    /// the command ends by it: waits up to [`STOP_GRACE`] for what runs
+    /// there to end, then sends SIGTERM, and as long again later SIGKILL.
+    /// A child may hold the signal back or ignore it, and nothing may be
+    /// left running: dash, between two commands, keeps a SIGINT until its
+    /// next command ends, and that command (a `sleep`) never gets it. The
+    /// output of the children is forwarded meanwhile. Returns false as soon
+    /// as one more of the signals `blocked` takes comes: ending is insisted
+    /// on.
+    fn end_groups(&self, command: &str, blocked: &Blocked) -> bool {
+        for step in [None, Some(libc::SIGTERM), Some(libc::SIGKILL)] {
+            if let Some(signal) = step {
+                if !self.groups_run() {
+                    return true;
+                }
+                eprintln!(
+                    "{command}: a command still runs {} seconds after a signal to end it: \
+                     sending {}",
+                    STOP_GRACE.as_secs(),
+                    crate::os::signal_name(signal)
+                );
+                self.signal(signal, Target::Group);
+            }
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline && self.groups_run() {
+                let poll = Some(Instant::now() + Duration::from_millis(10));
+                if blocked.wait_until(poll).is_some() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether anything runs in the process group of a child on the list.
+    fn groups_run(&self) -> bool {
+        let pids = self.lock().pids.clone();
+        pids.into_iter().any(group_runs)
     }
 
     /// Sends `signal` to every child on the list (or to its process group).
@@ -594,6 +644,23 @@ impl Received {
 /// [`WholeWrites`], so that [`die_by`] does not end the process half way.
 static WRITING: Mutex<()> = Mutex::new(());
 
+/// Set when a signal came that the command is to end by once its children's
+/// groups have ended ([`PassOn::ToGroupsThenDie`]): see [`await_death`].
+static DYING: AtomicBool = AtomicBool::new(false);
+
+/// For the thread that would end the command when its work is done: if a
+/// signal came that the command is to end by ([`PassOn::ToGroupsThenDie`]),
+/// waits for the signal thread to end it, so that it ends by the signal
+/// (as its parent must see) and not with the children's status, once they
+/// ended of it or of the SIGTERM that followed.
+pub fn await_death() {
+    if DYING.load(Ordering::SeqCst) {
+        loop {
+            thread::park();
+        }
+    }
+}
+
 /// Set by [`die_by`]: no write through [`WholeWrites`] starts any more.
 /// Without it the writing thread, which takes [`WRITING`] again as soon as
 /// a batch is written, would keep it from [`die_by`] for as long as input
@@ -704,6 +771,12 @@ fn die_by_when_written(signal: i32, insisted: Option<&Blocked>) -> ! {
             }
         }
     };
+    die_at_once(signal)
+}
+
+/// Ends the process by `signal` now, whatever is being written.
+fn die_at_once(signal: i32) -> ! {
+    ENDING.store(true, Ordering::SeqCst);
     // SAFETY: restoring the default action and unblocking the signal in
     // this thread, then sending it to this thread: other threads may still
     // wait for it with sigwaitinfo and must not take it instead.

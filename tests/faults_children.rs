@@ -196,6 +196,47 @@ fn a_second_signal_ends_the_wait_for_the_reader_at_once() {
     assert!(left.is_empty(), "{what}: left running: {left:?}");
 }
 
+/// A command that ignores the signal subunit-mux passes on (as a shell may
+/// hold a SIGINT back until its next command ends) is sent SIGTERM after a
+/// grace: subunit-mux ends by the signal, and nothing of the command's is
+/// left running. (It used to end at once, leaving the command running.)
+#[test]
+fn a_command_that_ignores_the_signal_is_stopped_before_mux_ends() {
+    let what = "subunit-mux, a command ignoring SIGINT";
+    let dir = TempDir::new("signal-ignored");
+    let started = dir.path("started");
+    let marker = unique_marker();
+    // `trap ''` makes the shell and the sleep it starts ignore SIGINT.
+    let script = format!(
+        "trap '' INT; echo $$ > '{}'; echo ready; sleep {marker}; true",
+        started.display()
+    );
+    let mut run = Running(supervising("subunit-mux", &script).spawn().expect("spawn"));
+    let (stdout, stderr) = read_outputs(&mut run);
+    pid_in(&started);
+    send(run.id(), libc::SIGINT);
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        run.try_wait().expect("try_wait"),
+        None,
+        "{what}: waits for the command"
+    );
+    let status = wait_within(&mut run, what);
+    let out = stdout.join().expect("stdout thread");
+    let stderr = stderr.join().expect("stderr thread");
+    assert!(
+        ended_by(status, libc::SIGINT),
+        "{what}: {status:?} {stderr}"
+    );
+    assert!(
+        stderr.contains("sending SIGTERM"),
+        "{what}: says what it did: {stderr}"
+    );
+    whole_packets(&out, what);
+    let left = none_left_with(&marker);
+    assert!(left.is_empty(), "{what}: left running: {left:?}");
+}
+
 /// A child that closes its output and goes on running is waited for: its
 /// exit status is the outcome.
 #[test]

@@ -15,7 +15,7 @@ use crate::cli::{self, Error, Input, ReadLog};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::os;
-use crate::signals::{Blocked, Children, PassOn, Target, WholeWrites};
+use crate::signals::{Blocked, Children, PassOn, Target, WholeWrites, await_death};
 use crate::stream::cancel::{Cancel, LINGER};
 use crate::stream::pump::{Pumped, Routing, pump, write_batches};
 use crate::stream::wrap::{ResultLines, WrapOptions, Wrapper};
@@ -104,10 +104,14 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          commands' process groups are sent SIGTERM, and SIGKILL if a command has not \
          ended 5 seconds later: as soon as a pipe's reader has gone (subunit-mux looks \
          every 50 ms, and then ends quietly), or at the first write that fails. When subunit-mux gets SIGHUP, SIGINT, SIGQUIT or SIGTERM, it \
-         sends it to them and ends by it, starting no more commands, once the batch of \
-         packets being written is whole, so that the output is whole packets: it waits as \
-         long as the reader of the output takes to read that batch, and a second of these \
-         signals meanwhile ends it at once, cutting it.\n\n\
+         sends it to them, starts no more commands, and forwards their output while what \
+         runs in their process groups ends; what still runs there 5 seconds later (a \
+         shell that held the signal back, a command that ignores it) is sent SIGTERM, and \
+         SIGKILL 5 seconds after that, so that nothing is left running. Then it ends by \
+         the signal once the batch of packets being written is whole, so that the output \
+         is whole packets: it waits as long as the reader of the output takes to read \
+         that batch. A second of these signals at any point meanwhile ends it at once \
+         (possibly cutting a packet).\n\n\
          A command's output is read until it closes. A command that closes it but goes \
          on running is waited for, its exit status counting as usual. One that ends \
          while a process it started holds its output open (a server started with &, its \
@@ -205,7 +209,7 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
     // Commands run in process groups of their own, so that stopping one
     // stops what it started; signals meant for us go to them too.
     Blocked::new(&PASSED_ON)
-        .pass_on(children.clone(), PassOn::ToGroupsThenDie)
+        .pass_on(children.clone(), PassOn::ToGroupsThenDie { command: NAME })
         .map_err(Error::Write)?;
     let timestamps = !args.no_timestamps;
     let mut handles = Vec::new();
@@ -257,6 +261,8 @@ pub fn run(matches: &ArgMatches) -> Result<ExitCode, Error> {
             Err(_) => failed = true,
         }
     }
+    // Stopped by a signal: the commands ended of it, and so does this.
+    await_death();
     log.report(NAME);
     if unroutable > 0 {
         let (packets, were) = if unroutable == 1 {
