@@ -134,6 +134,29 @@ fn a_signal_leaves_no_process_running_and_whole_packets_out() {
     }
 }
 
+/// subunit-mux running a command that floods it, its output unread until
+/// its write blocks, then sent SIGTERM: after `wait` it still waits for
+/// its batch to be written. Returns it, the marker of the command's
+/// processes, and their directory.
+fn mux_flooding_stopped(what: &str, wait: Duration) -> (Running, String, TempDir) {
+    let marker = unique_marker();
+    // Named after the marker: the tests that call this run in parallel.
+    let dir = TempDir::new(&format!("signal-flooded-{marker}"));
+    let started = dir.path("started");
+    let script = format!("echo $$ > '{}'; yes {marker}; true", started.display());
+    let mut run = Running(supervising("subunit-mux", &script).spawn().expect("spawn"));
+    pid_in(&started);
+    blocked_writing(run.id());
+    send(run.id(), libc::SIGTERM);
+    thread::sleep(wait);
+    assert_eq!(
+        run.try_wait().expect("try_wait"),
+        None,
+        "{what}: still writing"
+    );
+    (run, marker, dir)
+}
+
 /// subunit-mux flooded by its command, stopped by SIGTERM while the batch
 /// it writes waits for a reader that takes nothing for a while: it waits
 /// however long that is, then ends by the signal with whole packets out.
@@ -142,20 +165,7 @@ fn a_signal_leaves_no_process_running_and_whole_packets_out() {
 #[test]
 fn a_signal_waits_for_the_batch_being_written_however_slow_the_reader() {
     let what = "subunit-mux, flood, SIGTERM, a slow reader";
-    let dir = TempDir::new("signal-slow-reader");
-    let started = dir.path("started");
-    let marker = unique_marker();
-    let script = format!("echo $$ > '{}'; yes {marker}; true", started.display());
-    let mut run = Running(supervising("subunit-mux", &script).spawn().expect("spawn"));
-    pid_in(&started);
-    blocked_writing(run.id());
-    send(run.id(), libc::SIGTERM);
-    thread::sleep(Duration::from_secs(3));
-    assert_eq!(
-        run.try_wait().expect("try_wait"),
-        None,
-        "{what}: still writing"
-    );
+    let (mut run, marker, _dir) = mux_flooding_stopped(what, Duration::from_secs(3));
     let (stdout, stderr) = read_outputs(&mut run);
     let status = wait_within(&mut run, what);
     let out = stdout.join().expect("stdout thread");
@@ -174,20 +184,7 @@ fn a_signal_waits_for_the_batch_being_written_however_slow_the_reader() {
 #[test]
 fn a_second_signal_ends_the_wait_for_the_reader_at_once() {
     let what = "subunit-mux, flood, SIGTERM twice, a reader that takes nothing";
-    let dir = TempDir::new("signal-twice");
-    let started = dir.path("started");
-    let marker = unique_marker();
-    let script = format!("echo $$ > '{}'; yes {marker}; true", started.display());
-    let mut run = Running(supervising("subunit-mux", &script).spawn().expect("spawn"));
-    pid_in(&started);
-    blocked_writing(run.id());
-    send(run.id(), libc::SIGTERM);
-    thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        run.try_wait().expect("try_wait"),
-        None,
-        "{what}: still writing"
-    );
+    let (mut run, marker, _dir) = mux_flooding_stopped(what, Duration::from_millis(300));
     send(run.id(), libc::SIGTERM);
     // Nothing read: it ends without its batch written.
     let status = wait_within(&mut run, what);

@@ -252,21 +252,26 @@ impl CrcCheckpoints {
     }
 }
 
+/// `n` pseudo-random bytes from `seed` (xorshift), for the tests of the
+/// CRC code here and in the rerouting.
+#[cfg(test)]
+pub(crate) fn test_bytes(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn bytes(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
-    }
+    use super::test_bytes as bytes;
 
     #[test]
     fn the_check_value_and_combining() {

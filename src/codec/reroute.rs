@@ -258,17 +258,7 @@ mod tests {
     use crate::codec::encode::{Event, encode};
     use crate::codec::packet::{Status, Timestamp};
 
-    fn bytes(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
-    }
+    use crate::codec::crc::test_bytes as bytes;
 
     #[test]
     fn the_table_is_the_crc() {
