@@ -274,7 +274,8 @@ pub enum PassOn {
     ToGroups,
     /// The children run in process groups of their own: pass every signal
     /// on to their groups, start no more children, and end by the signal
-    /// once nothing runs in their groups (see [`Children::end_groups`]).
+    /// once nothing runs in their groups (what still runs there 5 seconds
+    /// later gets SIGTERM, then SIGKILL).
     ToGroupsThenDie {
         /// The command's name, for the note on standard error when a
         /// group has to be stopped.
