@@ -294,13 +294,17 @@ def said(path):
     return out
 
 
-def same_1to2(our_out, py_out):
-    a, b = said(our_out), said(py_out)
+def same_items(a, b, noun, width):
+    """How our list `a` and python's `b` compare: the first difference, if any."""
     if a != b:
         at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        show = lambda s: repr(s[at])[:300] if at < len(s) else "(end)"
-        return f"events differ at {at} of {len(a)} / {len(b)}: ours {show(a)}, python {show(b)}"
-    return f"same {len(a)} events"
+        show = lambda s: repr(s[at])[:width] if at < len(s) else "(end)"
+        return f"{noun} differ at {at} of {len(a)} / {len(b)}: ours {show(a)}, python {show(b)}"
+    return f"same {len(a)} {noun}"
+
+
+def same_1to2(our_out, py_out):
+    return same_items(said(our_out), said(py_out), "events", 300)
 
 
 def same_bytes(our_out, py_out):
@@ -315,12 +319,7 @@ def tap_results(path):
 
 
 def same_tap(our_out, py_out):
-    a, b = tap_results(our_out), tap_results(py_out)
-    if a != b:
-        at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        show = lambda s: repr(s[at])[:200] if at < len(s) else "(end)"
-        return f"results differ at {at} of {len(a)} / {len(b)}: ours {show(a)}, python {show(b)}"
-    return f"same {len(a)} results"
+    return same_items(tap_results(our_out), tap_results(py_out), "results", 200)
 
 
 # ---------------------------------------------------------------------------
