@@ -173,6 +173,10 @@ impl KeyAt {
 pub(crate) struct KeyArena {
     bytes: Vec<u8>,
     garbage: usize,
+    /// The allocation compacting copies into, kept from the compaction
+    /// before: a fresh one each time would be page-faulted in and grown
+    /// again by copying, which cost more than the compaction itself.
+    spare: Vec<u8>,
 }
 
 impl KeyArena {
@@ -238,21 +242,25 @@ impl KeyArena {
     /// Moves the keys still needed to the start of a new arena, updating
     /// each.
     pub(crate) fn compact<'a>(&mut self, keys: impl Iterator<Item = &'a mut KeyAt>) {
-        let mut bytes = Vec::with_capacity(self.bytes.len() - self.garbage);
+        let mut bytes = std::mem::take(&mut self.spare);
+        bytes.clear();
+        // Room for as many keys again before the arena grows: the next
+        // compaction comes when as many have ended.
+        bytes.reserve(2 * (self.bytes.len() - self.garbage));
         for key in keys {
             let len = key.len();
             let at = bytes.len();
             bytes.extend_from_slice(&self.bytes[key.at..key.at + len]);
             key.at = at;
         }
-        self.bytes = bytes;
+        self.spare = std::mem::replace(&mut self.bytes, bytes);
         self.garbage = 0;
     }
 
     /// Bytes of memory the arena has allocated.
     #[cfg(test)]
     pub(crate) fn memory(&self) -> usize {
-        self.bytes.capacity()
+        self.bytes.capacity() + self.spare.capacity()
     }
 }
 
