@@ -388,6 +388,33 @@ def stream_row(name, args, inp, slice_inp, py_argv, check, wall_max, py_min,
         target=target, result=verdict(misses))
 
 
+def disk_row(inp):
+    """subunit2disk, which writes a directory and two or more files per test:
+    bound by the file system, so timed once each, ours and python's on the
+    same input (the slice), beside `cat` of it; the trees compared."""
+    size = os.path.getsize(inp)
+    trees = {}
+
+    def export(who, argv, stdin=None):
+        out = os.path.join(WORK, f"disk-{who}")
+        shutil.rmtree(out, ignore_errors=True)
+        wall, _, status = spawn(Cmd(argv + ["-d", out], stdin=stdin))
+        trees[who] = out
+        return wall, status
+
+    t, _ = export("ours", [ours("subunit2disk"), "--no-passthrough", inp])
+    t_py, _ = export("python", [python("subunit2disk")], stdin=inp)
+    t_cat = median(spawn(Cmd(["cat", inp]))[0] for _ in range(RUNS))
+    same = subprocess.run(["diff", "-rq", trees["ours"], trees["python"]],
+                          stdout=subprocess.DEVNULL).returncode == 0
+    NOTES.append(f"subunit2disk: ours and python's trees on the slice {'agree' if same else 'DIFFER'}")
+    for tree in trees.values():
+        shutil.rmtree(tree, ignore_errors=True)
+    row(command="subunit2disk", input=f"slice {mb(size)}", ours_s=f"{t:.3f}", cat_s=f"{t_cat:.3f}",
+        ratio=f"{t / t_cat:.1f}x", cpu="-", mbs=f"{size / t / 1e6:.0f}", rss="-",
+        python=f"{t_py / t:.0f}x", target="- (file system bound)", result="-")
+
+
 def mux_rows(inputs):
     n = len(inputs)
     size = sum(os.path.getsize(i) for i in inputs)
@@ -537,6 +564,7 @@ def main():
                lambda a, b, *_: same_bytes(a, b), 5, 300)
     stream_row("subunit-wrap", ["--tap"], main_tap, slice_tap, [python("tap2subunit")],
                lambda a, b, *_: same_tap(a, b), 10, 100)
+    disk_row(slice_run)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)
         inputs = [gen(os.path.join(WORK, f"mux{n}-{i}.subunit"), "--size", str(each),

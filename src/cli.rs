@@ -121,6 +121,9 @@ pub enum Error {
     Write(io::Error),
     /// The arguments make no sense together.
     Usage(String),
+    /// Something the command needs besides its inputs and outputs failed
+    /// (a program it runs): the message says what and why.
+    Failed(String),
 }
 
 impl Error {
@@ -151,7 +154,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::Write(source) => write!(f, "error writing output: {}", io_message(source)),
-            Error::Usage(message) => f.write_str(message),
+            Error::Usage(message) | Error::Failed(message) => f.write_str(message),
         }
     }
 }
@@ -163,7 +166,7 @@ impl std::error::Error for Error {
             | Error::Read { source, .. }
             | Error::Create { source, .. }
             | Error::Write(source) => Some(source),
-            Error::Usage(_) => None,
+            Error::Usage(_) | Error::Failed(_) => None,
         }
     }
 }

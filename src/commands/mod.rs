@@ -8,8 +8,10 @@ use clap::CommandFactory;
 pub mod filter;
 pub mod held;
 pub mod mux;
+pub mod notify;
 pub mod port_alloc;
 pub mod stats;
+pub mod subunit2disk;
 pub mod subunit2json;
 pub mod v1_to_v2;
 pub mod v2_to_v1;
@@ -58,6 +60,14 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(port_alloc::Args::command()),
             sections: port_alloc::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(subunit2disk::Args::command()),
+            sections: subunit2disk::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(notify::Args::command()),
+            sections: notify::MAN_SECTIONS,
         },
     ]
 }

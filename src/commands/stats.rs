@@ -121,70 +121,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         None => None,
     };
     let mut out = cli::stdout();
-    let mode = if args.forward {
-        Mode::Forward {
-            passthrough: !args.no_passthrough,
-        }
-    } else if args.no_passthrough || args.json {
-        Mode::Quiet
-    } else {
-        Mode::Passthrough
-    };
-    // Counting runs on a second thread, fed batches of packets, while this
-    // one reads, decodes and passes output through: the two halves of the
-    // work take about as long as each other.
-    let (full_tx, full_rx) = mpsc::sync_channel::<PacketBatch>(2);
-    let (empty_tx, empty_rx) = mpsc::channel::<PacketBatch>();
-    let slowest = args.slowest;
-    let counter = thread::Builder::new()
-        .name("counting".into())
-        .spawn(move || {
-            let mut summary = Summary::new(slowest);
-            for mut batch in full_rx {
-                for packet in batch.iter() {
-                    summary.packet(&packet);
-                }
-                batch.clear();
-                // The reader may have finished already; then the batch goes.
-                let _ = empty_tx.send(batch);
-            }
-            summary.finish();
-            summary
-        })
-        .map_err(Error::Write)?;
-
-    let mut batch = PacketBatch::new();
-    let mut log = ReadLog::default();
-    let mut chatter_bytes = 0u64;
-    let mut scratch = Vec::new();
-    for input in inputs {
-        let name = input.name().to_owned();
-        let mut reader = StreamReader::live(input);
-        while let Some(item) = reader.next().map_err(Error::reading(&name))? {
-            match item {
-                Item::Packet(packet) => {
-                    mode.packet(&packet, &mut out)?;
-                    batch.push(&packet);
-                    if batch.byte_len() >= BATCH_BYTES {
-                        let next = empty_rx.try_recv().unwrap_or_default();
-                        // Fails only if the counting thread died, which join reports.
-                        let _ = full_tx.send(std::mem::replace(&mut batch, next));
-                    }
-                }
-                Item::Chatter(chatter) => {
-                    chatter_bytes += chatter.bytes.len() as u64;
-                    mode.chatter(chatter.bytes, &mut out, &mut scratch)?;
-                }
-                Item::Idle => out.flush()?,
-            }
-        }
-        log.add_reader(&reader);
-    }
-    let _ = full_tx.send(batch);
-    drop(full_tx);
-    let summary = counter
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let mode = Mode::new(args.forward, args.no_passthrough, args.json);
+    let Counted {
+        summary,
+        log,
+        chatter_bytes,
+    } = count(inputs, mode, args.slowest, &mut out)?;
 
     let summary_out: &mut dyn Write = match &mut summary_file {
         Some(file) => file,
@@ -213,9 +155,89 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     })
 }
 
+/// What [`count`] found.
+pub(crate) struct Counted {
+    /// The run's statistics.
+    pub(crate) summary: Summary,
+    /// What reading the inputs met (damage, v1 text).
+    pub(crate) log: ReadLog,
+    /// Bytes of chatter seen.
+    pub(crate) chatter_bytes: u64,
+}
+
+/// Reads `inputs` as one run and counts it, writing to `out` what `mode`
+/// passes on as it comes; shared with subunit-notify, which counts as
+/// python's does the same way.
+pub(crate) fn count(
+    inputs: Vec<cli::Input>,
+    mode: Mode,
+    slowest: usize,
+    out: &mut impl Write,
+) -> Result<Counted, Error> {
+    // Counting runs on a second thread, fed batches of packets, while this
+    // one reads, decodes and passes output through: the two halves of the
+    // work take about as long as each other.
+    let (full_tx, full_rx) = mpsc::sync_channel::<PacketBatch>(2);
+    let (empty_tx, empty_rx) = mpsc::channel::<PacketBatch>();
+    let counter = thread::Builder::new()
+        .name("counting".into())
+        .spawn(move || {
+            let mut summary = Summary::new(slowest);
+            for mut batch in full_rx {
+                for packet in batch.iter() {
+                    summary.packet(&packet);
+                }
+                batch.clear();
+                // The reader may have finished already; then the batch goes.
+                let _ = empty_tx.send(batch);
+            }
+            summary.finish();
+            summary
+        })
+        .map_err(Error::Write)?;
+
+    let mut batch = PacketBatch::new();
+    let mut log = ReadLog::default();
+    let mut chatter_bytes = 0u64;
+    let mut scratch = Vec::new();
+    for input in inputs {
+        let name = input.name().to_owned();
+        let mut reader = StreamReader::live(input);
+        while let Some(item) = reader.next().map_err(Error::reading(&name))? {
+            match item {
+                Item::Packet(packet) => {
+                    mode.packet(&packet, out)?;
+                    batch.push(&packet);
+                    if batch.byte_len() >= BATCH_BYTES {
+                        let next = empty_rx.try_recv().unwrap_or_default();
+                        // Fails only if the counting thread died, which join reports.
+                        let _ = full_tx.send(std::mem::replace(&mut batch, next));
+                    }
+                }
+                Item::Chatter(chatter) => {
+                    chatter_bytes += chatter.bytes.len() as u64;
+                    mode.chatter(chatter.bytes, out, &mut scratch)?;
+                }
+                Item::Idle => out.flush()?,
+            }
+        }
+        log.add_reader(&reader);
+    }
+    let _ = full_tx.send(batch);
+    drop(full_tx);
+    let summary = counter
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    Ok(Counted {
+        summary,
+        log,
+        chatter_bytes,
+    })
+}
+
 /// What goes to standard output besides the summary.
 #[derive(Clone, Copy)]
-enum Mode {
+pub(crate) enum Mode {
     /// Chatter and files without a test id, unwrapped (the default).
     Passthrough,
     /// Nothing.
@@ -226,6 +248,20 @@ enum Mode {
 }
 
 impl Mode {
+    /// The mode python's options choose: `--forward`, `--no-passthrough`,
+    /// and whether nothing but the summary may be written (`--json`).
+    pub(crate) fn new(forward: bool, no_passthrough: bool, summary_only: bool) -> Mode {
+        if forward {
+            Mode::Forward {
+                passthrough: !no_passthrough,
+            }
+        } else if no_passthrough || summary_only {
+            Mode::Quiet
+        } else {
+            Mode::Passthrough
+        }
+    }
+
     fn packet(self, packet: &Packet<'_>, out: &mut impl Write) -> io::Result<()> {
         match self {
             Mode::Passthrough if packet.test_id().is_none() => match packet.file() {

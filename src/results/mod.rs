@@ -6,5 +6,6 @@
 
 pub mod group;
 mod open;
+pub mod record;
 pub mod spill;
 pub mod stats;

@@ -24,6 +24,28 @@ pub fn python_time(ts: Timestamp) -> String {
     )
 }
 
+/// `ts` as python's `str()` of the `datetime` python-subunit decodes it
+/// to (whole microseconds as [`python_time`] rounds them, in UTC):
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`, the fraction left out when it is
+/// zero, as python leaves it out.
+pub fn python_str_time(ts: Timestamp) -> String {
+    let total_micros = u64::from(ts.seconds) * 1_000_000 + python_micros(ts.nanos);
+    let (secs, micro) = (total_micros / 1_000_000, total_micros % 1_000_000);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days as i64);
+    let clock = format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+    if micro == 0 {
+        format!("{clock}+00:00")
+    } else {
+        format!("{clock}.{micro:06}+00:00")
+    }
+}
+
 /// Writes times as [`python_time`] does, into the caller's buffer, without
 /// formatting machinery: it keeps the date and clock of the last second it
 /// wrote (tests close together in time share them), so most times cost
@@ -270,6 +292,19 @@ mod tests {
         );
         assert_eq!(ts(u32::MAX, 0), "2106-02-07 06:28:15.000000Z");
         assert_eq!(ts(951_782_400, 0), "2000-02-29 00:00:00.000000Z");
+    }
+
+    #[test]
+    fn str_of_a_time_leaves_out_a_zero_fraction_as_python_does() {
+        let ts = |seconds, nanos| python_str_time(Timestamp { seconds, nanos });
+        // Each checked against python: str(EPOCH + timedelta(seconds=s, microseconds=n / 1000)).
+        assert_eq!(ts(0, 0), "1970-01-01 00:00:00+00:00");
+        assert_eq!(
+            ts(1_700_000_000, 123_456_789),
+            "2023-11-14 22:13:20.123457+00:00"
+        );
+        assert_eq!(ts(1_700_000_000, 400), "2023-11-14 22:13:20+00:00");
+        assert_eq!(ts(1_700_000_000, 999_999_999), "2023-11-14 22:13:21+00:00");
     }
 
     /// The formatter's text for each of `times`, in turn, against
