@@ -322,6 +322,48 @@ def same_tap(our_out, py_out):
     return same_items(tap_results(our_out), tap_results(py_out), "results", 200)
 
 
+def junit_results(path):
+    """Each test's id, final status and attached text (ours names the
+    attachment traceback or reason where python's says junit detail)."""
+    return [(e["id"], e["status"], e["content"]) for kind, e in decode(path)
+            if kind == "packet" and e["id"] is not None and e["status"] in FINAL]
+
+
+def same_junit(our_out, py_out):
+    return same_items(junit_results(our_out), junit_results(py_out), "results", 200)
+
+
+def gen_junit(path, mib):
+    """A Surefire-style report of about `mib` MiB: suites of 50 test cases,
+    one in 20 failing with a stack trace, one in 50 skipped, some output."""
+    if os.path.exists(path) and os.path.getsize(path) >= mib * 2**20:
+        return path
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n')
+        n = 0
+        while f.tell() < mib * 2**20:
+            f.write(f'  <testsuite name="com.example.Suite{n}" tests="50" time="1.5">\n')
+            for i in range(50):
+                n += 1
+                head = (f'    <testcase classname="com.example.Suite{n // 50}" '
+                        f'name="test_case_{n}" time="0.0{n % 97:02d}"')
+                if n % 20 == 0:
+                    f.write(head + '>\n      <failure message="expected &lt;1&gt; but was '
+                            f'&lt;2&gt;" type="java.lang.AssertionError">java.lang.AssertionError'
+                            f'\n\tat com.example.Suite.test_case_{n}(Suite.java:{n % 500})\n'
+                            '\tat java.base/java.lang.Thread.run(Thread.java:840)\n'
+                            '      </failure>\n      <system-out>log line one\nlog line two\n'
+                            '</system-out>\n    </testcase>\n')
+                elif n % 50 == 1:
+                    f.write(head + '>\n      <skipped message="not on this platform"/>\n'
+                            '    </testcase>\n')
+                else:
+                    f.write(head + '/>\n')
+            f.write('  </testsuite>\n')
+        f.write('</testsuites>\n')
+    return path
+
+
 # ---------------------------------------------------------------------------
 # The table
 
@@ -564,6 +606,11 @@ def main():
                lambda a, b, *_: same_bytes(a, b), 5, 300)
     stream_row("subunit-wrap", ["--tap"], main_tap, slice_tap, [python("tap2subunit")],
                lambda a, b, *_: same_tap(a, b), 10, 100)
+    main_junit = gen_junit(os.path.join(WORK, "run.xml"), TAP_MIB)
+    slice_junit = gen_junit(os.path.join(WORK, "slice.xml"), SLICE_MIB)
+    INPUT_NAMES[main_junit] = f"JUnit XML {mb(os.path.getsize(main_junit))}"
+    stream_row("junitxml2subunit", [], main_junit, slice_junit, [python("junitxml2subunit")],
+               lambda a, b, *_: same_junit(a, b), 5, 300, py_stdin=False)
     disk_row(slice_run)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)

@@ -7,6 +7,7 @@ use clap::CommandFactory;
 
 pub mod filter;
 pub mod held;
+pub mod junitxml2subunit;
 pub mod mux;
 pub mod notify;
 pub mod port_alloc;
@@ -68,6 +69,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(notify::Args::command()),
             sections: notify::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(junitxml2subunit::Args::command()),
+            sections: junitxml2subunit::MAN_SECTIONS,
         },
     ]
 }

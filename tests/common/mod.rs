@@ -66,7 +66,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 10] = [
+pub const ALL_COMMANDS: [&str; 11] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -77,6 +77,7 @@ pub const ALL_COMMANDS: [&str; 10] = [
     "port-alloc",
     "subunit2disk",
     "subunit-notify",
+    "junitxml2subunit",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -92,6 +93,7 @@ pub fn ours(name: &str) -> Command {
         "port-alloc" => env!("CARGO_BIN_EXE_port-alloc"),
         "subunit2disk" => env!("CARGO_BIN_EXE_subunit2disk"),
         "subunit-notify" => env!("CARGO_BIN_EXE_subunit-notify"),
+        "junitxml2subunit" => env!("CARGO_BIN_EXE_junitxml2subunit"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)

@@ -222,8 +222,10 @@ fn parse_time(text: &[u8]) -> Option<Timestamp> {
     TimeReader::default().parse(text)
 }
 
-/// Any form [`TimeReader::parse`] takes, through `str` and its parsers.
-fn parse_any_time(text: &[u8]) -> Option<Timestamp> {
+/// Any form [`TimeReader::parse`] takes, through `str` and its parsers:
+/// ISO 8601 dates and times, `T` or a space between, an offset or `Z` or
+/// none (UTC), to the microsecond, as python's iso8601 reads them.
+pub(crate) fn parse_any_time(text: &[u8]) -> Option<Timestamp> {
     let text = std::str::from_utf8(text).ok()?.trim();
     let (date, time) = text.split_once(['T', ' '])?;
     let mut date_parts = date.splitn(3, '-');
