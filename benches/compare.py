@@ -150,6 +150,7 @@ def gen(path, *args):
     return path
 
 
+
 # ---------------------------------------------------------------------------
 # Outputs compared as the interop tests compare them
 
@@ -536,6 +537,8 @@ def main():
                [python("python"), os.path.join(ROOT, "benches", "subunit2json.py")],
                lambda a, b, *_: same_bytes(a, b), 5, 300)
     stream_row("subunit-wrap", ["--tap"], main_tap, slice_tap, [python("tap2subunit")],
+               lambda a, b, *_: same_tap(a, b), 10, 100)
+    stream_row("tap2subunit", [], main_tap, slice_tap, [python("tap2subunit")],
                lambda a, b, *_: same_tap(a, b), 10, 100)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)

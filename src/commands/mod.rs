@@ -11,6 +11,7 @@ pub mod mux;
 pub mod port_alloc;
 pub mod stats;
 pub mod subunit2json;
+pub mod tap2subunit;
 pub mod v1_to_v2;
 pub mod v2_to_v1;
 pub mod wrap;
@@ -58,6 +59,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(port_alloc::Args::command()),
             sections: port_alloc::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(tap2subunit::Args::command()),
+            sections: tap2subunit::MAN_SECTIONS,
         },
     ]
 }

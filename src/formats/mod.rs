@@ -7,4 +7,5 @@
 pub mod automake;
 pub mod json;
 pub mod tap;
+pub mod text;
 pub mod v1;
