@@ -6,6 +6,7 @@
 use clap::CommandFactory;
 
 pub mod filter;
+pub mod gojson2subunit;
 pub mod held;
 pub mod mux;
 pub mod port_alloc;
@@ -63,6 +64,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(tap2subunit::Args::command()),
             sections: tap2subunit::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(gojson2subunit::Args::command()),
+            sections: gojson2subunit::MAN_SECTIONS,
         },
     ]
 }

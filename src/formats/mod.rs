@@ -5,6 +5,7 @@
 //! Layer: uses [`crate::codec`] and [`crate::results`]; no I/O.
 
 pub mod automake;
+pub mod gojson;
 pub mod json;
 pub mod tap;
 pub mod text;

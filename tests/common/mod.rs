@@ -66,7 +66,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 9] = [
+pub const ALL_COMMANDS: [&str; 10] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -76,6 +76,7 @@ pub const ALL_COMMANDS: [&str; 9] = [
     "subunit-mux",
     "port-alloc",
     "tap2subunit",
+    "gojson2subunit",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -90,6 +91,7 @@ pub fn ours(name: &str) -> Command {
         "subunit-mux" => env!("CARGO_BIN_EXE_subunit-mux"),
         "port-alloc" => env!("CARGO_BIN_EXE_port-alloc"),
         "tap2subunit" => env!("CARGO_BIN_EXE_tap2subunit"),
+        "gojson2subunit" => env!("CARGO_BIN_EXE_gojson2subunit"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
