@@ -150,6 +150,25 @@ def gen(path, *args):
     return path
 
 
+def gen_gojson(path, mib):
+    """`go test -json` events of about `mib` MiB: tests with subtests and
+    output, as Go writes them (gen_stream writes no JSON)."""
+    with open(path, "w") as out:
+        n = 0
+        while out.tell() < mib * 2**20:
+            pkg, test, t = f"example.com/m/pkg{n // 500}", f"Test{n}", f"2024-06-01T08:00:{n % 60:02}.{n:09}Z"
+            out.write(f'{{"Time":"{t}","Action":"run","Package":"{pkg}","Test":"{test}"}}\n'
+                      f'{{"Time":"{t}","Action":"output","Package":"{pkg}","Test":"{test}","Output":"=== RUN   {test}\\n"}}\n')
+            for sub in range(n % 3):
+                out.write(f'{{"Time":"{t}","Action":"output","Package":"{pkg}","Test":"{test}/s{sub}","Output":"    x_test.go:{sub}: step {sub}\\n"}}\n'
+                          f'{{"Time":"{t}","Action":"pass","Package":"{pkg}","Test":"{test}/s{sub}","Elapsed":0}}\n')
+            action = ("pass", "fail", "skip")[n % 7 % 3]
+            out.write(f'{{"Time":"{t}","Action":"output","Package":"{pkg}","Test":"{test}","Output":"--- {action.upper()}: {test} (0.01s)\\n"}}\n'
+                      f'{{"Time":"{t}","Action":"{action}","Package":"{pkg}","Test":"{test}","Elapsed":0.01}}\n')
+            n += 1
+    return path
+
+
 # ---------------------------------------------------------------------------
 # Outputs compared as the interop tests compare them
 
@@ -611,6 +630,12 @@ def main():
     INPUT_NAMES[main_junit] = f"JUnit XML {mb(os.path.getsize(main_junit))}"
     stream_row("junitxml2subunit", [], main_junit, slice_junit, [python("junitxml2subunit")],
                lambda a, b, *_: same_junit(a, b), 5, 300, py_stdin=False)
+    stream_row("tap2subunit", [], main_tap, slice_tap, [python("tap2subunit")],
+               lambda a, b, *_: same_tap(a, b), 10, 100)
+    main_go = gen_gojson(os.path.join(WORK, "run.gojson"), TAP_MIB)
+    slice_go = gen_gojson(os.path.join(WORK, "slice.gojson"), SLICE_MIB)
+    stream_row("gojson2subunit", [], main_go, slice_go, [python("gojson2subunit")],
+               lambda a, b, *_: same_bytes(a, b), 60, 20)
     disk_row(slice_run)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)

@@ -6,6 +6,7 @@
 use clap::CommandFactory;
 
 pub mod filter;
+pub mod gojson2subunit;
 pub mod held;
 pub mod junitxml2subunit;
 pub mod mux;
@@ -14,6 +15,7 @@ pub mod port_alloc;
 pub mod stats;
 pub mod subunit2disk;
 pub mod subunit2json;
+pub mod tap2subunit;
 pub mod v1_to_v2;
 pub mod v2_to_v1;
 pub mod wrap;
@@ -73,6 +75,14 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(junitxml2subunit::Args::command()),
             sections: junitxml2subunit::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(tap2subunit::Args::command()),
+            sections: tap2subunit::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(gojson2subunit::Args::command()),
+            sections: gojson2subunit::MAN_SECTIONS,
         },
     ]
 }

@@ -326,7 +326,7 @@ impl Reading {
                 timestamp: attributes(start, ["timestamp"])
                     .ok()
                     .and_then(|[t]| t)
-                    .and_then(|t| crate::formats::v1::parse_iso_time(t.as_bytes())),
+                    .and_then(|t| crate::formats::v1::parse_iso8601(&t)),
             }),
             _ => None,
         }

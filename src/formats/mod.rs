@@ -6,7 +6,9 @@
 
 pub mod automake;
 pub mod disk;
+pub mod gojson;
 pub mod json;
 pub mod junit;
 pub mod tap;
+pub mod text;
 pub mod v1;

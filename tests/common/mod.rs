@@ -66,7 +66,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 11] = [
+pub const ALL_COMMANDS: [&str; 13] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -78,6 +78,8 @@ pub const ALL_COMMANDS: [&str; 11] = [
     "subunit2disk",
     "subunit-notify",
     "junitxml2subunit",
+    "tap2subunit",
+    "gojson2subunit",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -94,6 +96,8 @@ pub fn ours(name: &str) -> Command {
         "subunit2disk" => env!("CARGO_BIN_EXE_subunit2disk"),
         "subunit-notify" => env!("CARGO_BIN_EXE_subunit-notify"),
         "junitxml2subunit" => env!("CARGO_BIN_EXE_junitxml2subunit"),
+        "tap2subunit" => env!("CARGO_BIN_EXE_tap2subunit"),
+        "gojson2subunit" => env!("CARGO_BIN_EXE_gojson2subunit"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)

@@ -40,19 +40,27 @@
 //! would be one more than planned, which no TAP stream may have).
 //!
 //! This reader is the one TAP parser of the crate, for every command that
-//! reads TAP; what the results become is up to the caller. Submodules:
-//! `line` tells what kind of line a line is and splits it into its parts,
-//! `text` has the ASCII fast paths it reads with, `name` names tests as
-//! `tap2subunit` names them.
+//! reads TAP; what the results become is up to the caller. `subunit-wrap
+//! --tap` reads with it alone. [`NestedReader`] adds TAP 14 on top of it
+//! (subtests, each level read by a `TapReader` of its own, YAML blocks,
+//! version lines), and [`TapConverter`] turns what that reads into subunit
+//! as `tap2subunit` writes it. Submodules: `line` tells what kind of line a
+//! line is and splits it into its parts, `text` has the ASCII fast paths it
+//! reads with, `name` names tests as `tap2subunit` names them, `nested` and
+//! `convert` are those two.
 
+mod convert;
 mod line;
 mod name;
+mod nested;
 mod text;
 
 use crate::codec::packet::Status;
 
+pub use convert::{CHATTER_FILE, MAX_LINE, TapConverter, YAML_FILE, YAML_MIME};
 use line::{is_prove_header, plan_line, result_line, skip_reason};
 pub use name::{bail_out_name, push_number, test_name, write_bail_out_name, write_test_name};
+pub use nested::{MAX_DEPTH, NestedEvent, NestedReader};
 
 /// The MIME type of the text `tap2subunit` attaches.
 pub const TEXT_MIME: &str = "text/plain; charset=UTF8";
@@ -255,6 +263,16 @@ impl TapReader {
             });
             self.end(&mut emit);
             self.stream = Stream::Ended;
+        }
+    }
+
+    /// The number the next result line without a number of its own would
+    /// be named by (a new stream's 1 after one that ended).
+    pub fn next_number(&self) -> u64 {
+        if self.stream == Stream::Ended {
+            1
+        } else {
+            self.next
         }
     }
 

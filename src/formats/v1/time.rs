@@ -222,10 +222,16 @@ fn parse_time(text: &[u8]) -> Option<Timestamp> {
     TimeReader::default().parse(text)
 }
 
-/// Any form [`TimeReader::parse`] takes, through `str` and its parsers:
-/// ISO 8601 dates and times, `T` or a space between, an offset or `Z` or
-/// none (UTC), to the microsecond, as python's iso8601 reads them.
-pub(crate) fn parse_any_time(text: &[u8]) -> Option<Timestamp> {
+/// An ISO 8601 date and time (`2009-10-11T12:13:14.123456789+02:00`, a
+/// space for the `T`, `Z` or an offset, an optional fraction) as python's
+/// iso8601 parser reads it: to the microsecond, the rest of the fraction
+/// dropped.
+pub fn parse_iso8601(text: &str) -> Option<Timestamp> {
+    parse_any_time(text.as_bytes())
+}
+
+/// Any form [`TimeReader::parse`] takes, through `str` and its parsers.
+fn parse_any_time(text: &[u8]) -> Option<Timestamp> {
     let text = std::str::from_utf8(text).ok()?.trim();
     let (date, time) = text.split_once(['T', ' '])?;
     let mut date_parts = date.splitn(3, '-');
