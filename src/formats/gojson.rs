@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
+use crate::formats::text::{LineSplitter, Piece};
 use crate::formats::v1::parse_iso8601;
 
 /// The attachment of a test's output.
@@ -75,10 +76,8 @@ pub struct GoJsonConverter {
     builds: HashMap<String, Vec<u8>>,
     /// Whether a test failed.
     failed: bool,
-    /// The line so far.
-    line: Vec<u8>,
-    /// The line so far was too long to be read and went out as chatter.
-    long: bool,
+    /// The lines; those too long to be read are chatter.
+    lines: LineSplitter<MAX_LINE>,
 }
 
 impl GoJsonConverter {
@@ -93,31 +92,14 @@ impl GoJsonConverter {
     }
 
     /// Takes in text that has just arrived.
-    pub fn text(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
-        while !bytes.is_empty() {
-            let newline = memchr::memchr(b'\n', bytes);
-            let (piece, rest) = bytes.split_at(newline.map_or(bytes.len(), |at| at + 1));
-            bytes = rest;
-            if !self.long && self.line.len() + piece.len() > MAX_LINE {
-                self.long = true;
-                chatter(&self.line, out);
-                self.line.clear();
-            }
-            if self.long {
-                chatter(piece, out);
-                self.long = newline.is_none();
-            } else if newline.is_none() {
-                self.line.extend_from_slice(piece);
-            } else if self.line.is_empty() {
-                self.read_line(piece, out);
-            } else {
-                let mut line = std::mem::take(&mut self.line);
-                line.extend_from_slice(piece);
-                self.read_line(&line, out);
-                line.clear();
-                self.line = line;
-            }
-        }
+    pub fn text(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        // Out of `self` while it hands lines to `self.read_line`.
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.text(bytes, |piece| match piece {
+            Piece::Line(line) => self.read_line(line, out),
+            Piece::Long(part) => chatter(part, out),
+        });
+        self.lines = lines;
     }
 
     /// A subunit packet comes next (passed on by the caller): it ends the
@@ -156,13 +138,9 @@ impl GoJsonConverter {
     }
 
     fn end_line(&mut self, out: &mut Vec<u8>) {
-        if std::mem::take(&mut self.long) || self.line.is_empty() {
-            return;
-        }
-        let line = std::mem::take(&mut self.line);
-        self.read_line(&line, out);
-        self.line = line;
-        self.line.clear();
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.end_line(|line| self.read_line(line, out));
+        self.lines = lines;
     }
 
     /// Reads one line (with its newline, if it has one).

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::Status;
-use crate::formats::text::clean_line;
+use crate::formats::text::{LineSplitter, Piece, clean_line};
 
 /// The attachment holding a result's YAML block.
 pub const YAML_FILE: &str = "tap yaml";
@@ -140,10 +140,8 @@ fn chatter(bytes: &[u8], out: &mut Vec<u8>) {
 pub struct TapConverter {
     reader: NestedReader,
     held: Held,
-    /// The line so far.
-    line: Vec<u8>,
-    /// The line so far was too long to be TAP and went out as chatter.
-    long: bool,
+    /// The lines; those too long to be TAP are chatter.
+    lines: LineSplitter<MAX_LINE>,
     /// A scratch test id, for results written at once.
     scratch: String,
 }
@@ -155,34 +153,19 @@ impl TapConverter {
     }
 
     /// Takes in text that has just arrived.
-    pub fn text(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
-        while !bytes.is_empty() {
-            let newline = memchr::memchr(b'\n', bytes);
-            let (piece, rest) = bytes.split_at(newline.map_or(bytes.len(), |at| at + 1));
-            bytes = rest;
-            if !self.long && self.line.len() + piece.len() > MAX_LINE {
-                // Too long to be TAP: chatter, out as it comes, up to and
-                // with its newline.
-                self.long = true;
+    pub fn text(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        // Out of `self` while it hands lines to `self.read_line`.
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.text(bytes, |piece| match piece {
+            Piece::Line(line) => self.read_line(line, out),
+            Piece::Long(part) => {
+                // Too long to be TAP: chatter, which ends the result held
+                // (once held, nothing is held again until the line ends).
                 self.held.release(out);
-                chatter_chunks(&self.line, out);
-                self.line.clear();
+                chatter(part, out);
             }
-            if self.long {
-                chatter_chunks(piece, out);
-                self.long = newline.is_none();
-            } else if newline.is_none() {
-                self.line.extend_from_slice(piece);
-            } else if self.line.is_empty() {
-                self.read_line(piece, out);
-            } else {
-                let mut line = std::mem::take(&mut self.line);
-                line.extend_from_slice(piece);
-                self.read_line(&line, out);
-                line.clear();
-                self.line = line;
-            }
-        }
+        });
+        self.lines = lines;
     }
 
     /// The input paused: the result held goes out.
@@ -219,13 +202,9 @@ impl TapConverter {
 
     /// Reads the line so far as a whole line.
     fn end_line(&mut self, out: &mut Vec<u8>) {
-        if std::mem::take(&mut self.long) || self.line.is_empty() {
-            return;
-        }
-        let line = std::mem::take(&mut self.line);
-        self.read_line(&line, out);
-        self.line = line;
-        self.line.clear();
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.end_line(|line| self.read_line(line, out));
+        self.lines = lines;
     }
 
     /// Reads one line (with its newline, if it has one) and writes what it
@@ -328,13 +307,6 @@ fn read_event(
             held.in_yaml = false;
         }
         NestedEvent::Other => *kept = true,
-    }
-}
-
-/// Chatter packets of at most [`MAX_LINE`] bytes for `bytes`.
-fn chatter_chunks(bytes: &[u8], out: &mut Vec<u8>) {
-    for chunk in bytes.chunks(MAX_LINE) {
-        chatter(chunk, out);
     }
 }
 
