@@ -1,21 +1,17 @@
 //! `gojson2subunit`: `go test -json` events as a subunit v2 stream, as
 //! python-subunit's gojson2subunit writes it.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{self, Error, ReadLog};
+use crate::cli::Error;
+use crate::commands::text_input::{TextConverter, convert};
 use crate::formats::gojson::GoJsonConverter;
-use crate::stream::reader::{Item, StreamReader};
 
 /// The command's name.
 pub const NAME: &str = "gojson2subunit";
-
-/// Output is written in pieces of about this size.
-const CHUNK: usize = 64 * 1024;
 
 /// Arguments of `gojson2subunit`.
 #[derive(Debug, Parser)]
@@ -87,43 +83,25 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+impl TextConverter for GoJsonConverter {
+    fn text(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        GoJsonConverter::text(self, bytes, out);
+    }
+    fn before_packet(&mut self, out: &mut Vec<u8>) {
+        GoJsonConverter::before_packet(self, out);
+    }
+    fn end_input(&mut self, out: &mut Vec<u8>) {
+        GoJsonConverter::end_input(self, out);
+    }
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        GoJsonConverter::finish(self, out);
+    }
+}
+
 /// Runs `gojson2subunit`.
 pub fn run(args: &Args) -> Result<ExitCode, Error> {
-    let inputs = cli::open_inputs(&args.files)?;
-    let mut out = cli::stdout();
     let mut converter = GoJsonConverter::new();
-    let mut made = Vec::new();
-    let mut log = ReadLog::default();
-    for input in inputs {
-        let name = input.name().to_owned();
-        let mut reader = StreamReader::live(input);
-        while let Some(item) = reader.next().map_err(Error::reading(&name))? {
-            match item {
-                Item::Packet(packet) => {
-                    converter.before_packet(&mut made);
-                    made.extend_from_slice(packet.raw());
-                }
-                Item::Chatter(chatter) => converter.text(chatter.bytes, &mut made),
-                Item::Idle => {
-                    // Flush before a read that may wait (a live producer).
-                    out.write_all(&made)?;
-                    made.clear();
-                    out.flush()?;
-                }
-            }
-            if made.len() >= CHUNK {
-                out.write_all(&made)?;
-                made.clear();
-            }
-        }
-        converter.end_input(&mut made);
-        // JSON is text: no hint that it looks like v1.
-        log.add_named(reader.get_ref().name(), reader.damage(), false);
-    }
-    converter.finish(&mut made);
-    out.write_all(&made)?;
-    out.flush()?;
-    log.report(NAME);
+    convert(NAME, &args.files, &mut converter)?;
     Ok(if converter.failed() {
         ExitCode::from(1)
     } else {

@@ -16,6 +16,7 @@ pub mod stats;
 pub mod subunit2disk;
 pub mod subunit2json;
 pub mod tap2subunit;
+pub mod text_input;
 pub mod v1_to_v2;
 pub mod v2_to_v1;
 pub mod wrap;

@@ -1,21 +1,17 @@
 //! `tap2subunit`: TAP (13 and 14) as a subunit v2 stream, as python-subunit's
 //! tap2subunit writes it, subtests and YAML blocks included.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{self, Error, ReadLog};
+use crate::cli::Error;
+use crate::commands::text_input::{TextConverter, convert};
 use crate::formats::tap::TapConverter;
-use crate::stream::reader::{Item, StreamReader};
 
 /// The command's name.
 pub const NAME: &str = "tap2subunit";
-
-/// Output is written in pieces of about this size.
-const CHUNK: usize = 64 * 1024;
 
 /// Arguments of `tap2subunit`.
 #[derive(Debug, Parser)]
@@ -126,43 +122,24 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+impl TextConverter for TapConverter {
+    fn text(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        TapConverter::text(self, bytes, out);
+    }
+    fn before_packet(&mut self, out: &mut Vec<u8>) {
+        TapConverter::before_packet(self, out);
+    }
+    fn pause(&mut self, out: &mut Vec<u8>) {
+        TapConverter::pause(self, out);
+    }
+    /// Each file is its own TAP stream.
+    fn end_input(&mut self, out: &mut Vec<u8>) {
+        TapConverter::end_input(self, out);
+    }
+}
+
 /// Runs `tap2subunit`.
 pub fn run(args: &Args) -> Result<ExitCode, Error> {
-    let inputs = cli::open_inputs(&args.files)?;
-    let mut out = cli::stdout();
-    let mut converter = TapConverter::new();
-    let mut made = Vec::new();
-    let mut log = ReadLog::default();
-    for input in inputs {
-        let name = input.name().to_owned();
-        let mut reader = StreamReader::live(input);
-        while let Some(item) = reader.next().map_err(Error::reading(&name))? {
-            match item {
-                Item::Packet(packet) => {
-                    converter.before_packet(&mut made);
-                    made.extend_from_slice(packet.raw());
-                }
-                Item::Chatter(chatter) => converter.text(chatter.bytes, &mut made),
-                Item::Idle => {
-                    // Flush before a read that may wait (a live producer).
-                    converter.pause(&mut made);
-                    out.write_all(&made)?;
-                    made.clear();
-                    out.flush()?;
-                }
-            }
-            if made.len() >= CHUNK {
-                out.write_all(&made)?;
-                made.clear();
-            }
-        }
-        // Each file is its own TAP stream.
-        converter.end_input(&mut made);
-        // TAP is text: no hint that it looks like v1.
-        log.add_named(reader.get_ref().name(), reader.damage(), false);
-    }
-    out.write_all(&made)?;
-    out.flush()?;
-    log.report(NAME);
+    convert(NAME, &args.files, &mut TapConverter::new())?;
     Ok(ExitCode::SUCCESS)
 }
