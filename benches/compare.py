@@ -537,6 +537,9 @@ def main():
                lambda a, b, *_: same_bytes(a, b), 5, 300)
     stream_row("subunit-wrap", ["--tap"], main_tap, slice_tap, [python("tap2subunit")],
                lambda a, b, *_: same_tap(a, b), 10, 100)
+    stream_row("subunit-ls", ["--times", "--no-passthrough"], main_run, slice_run,
+               [python("subunit-ls"), "--times", "--no-passthrough"],
+               lambda a, b, *_: same_bytes(a, b), 5, 300, py_stdin=False)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)
         inputs = [gen(os.path.join(WORK, f"mux{n}-{i}.subunit"), "--size", str(each),

@@ -7,6 +7,7 @@ use clap::CommandFactory;
 
 pub mod filter;
 pub mod held;
+pub mod ls;
 pub mod mux;
 pub mod port_alloc;
 pub mod stats;
@@ -58,6 +59,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(port_alloc::Args::command()),
             sections: port_alloc::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(ls::Args::command()),
+            sections: ls::MAN_SECTIONS,
         },
     ]
 }

@@ -4,6 +4,7 @@
 pub mod port_alloc;
 pub mod procs;
 pub mod runs;
+pub mod tools;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 8] = [
+pub const ALL_COMMANDS: [&str; 9] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -75,6 +76,7 @@ pub const ALL_COMMANDS: [&str; 8] = [
     "subunit-1to2",
     "subunit-mux",
     "port-alloc",
+    "subunit-ls",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -88,6 +90,7 @@ pub fn ours(name: &str) -> Command {
         "subunit-1to2" => env!("CARGO_BIN_EXE_subunit-1to2"),
         "subunit-mux" => env!("CARGO_BIN_EXE_subunit-mux"),
         "port-alloc" => env!("CARGO_BIN_EXE_port-alloc"),
+        "subunit-ls" => env!("CARGO_BIN_EXE_subunit-ls"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
