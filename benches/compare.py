@@ -312,6 +312,25 @@ def same_bytes(our_out, py_out):
     return None if a == b else first_difference(a, b)
 
 
+def tagged(path):
+    """The test packets (empty tags and MIME types as none, as python writes
+    them) and the bytes outside tests, joined (chatter is cut differently)."""
+    tests, other = [], []
+    for kind, e in decode(path):
+        if kind == "chatter" or e["id"] is None:
+            other.append(e if kind == "chatter" else e["content"] or b"")
+            continue
+        tests.append(dict(e, tags=e["tags"] or None, mime=e["mime"] or None))
+    return tests, b"".join(other)
+
+
+def same_tags(our_out, py_out):
+    (ours_tests, ours_other), (py_tests, py_other) = tagged(our_out), tagged(py_out)
+    if ours_other != py_other:
+        return "non-test output differs: " + first_difference(ours_other, py_other)
+    return same_items(ours_tests, py_tests, "test packets", 300)
+
+
 def tap_results(path):
     return [(e["id"], e["status"], e["file"], e["mime"], e["content"])
             for kind, e in decode(path)
@@ -540,6 +559,9 @@ def main():
     stream_row("subunit-ls", ["--times", "--no-passthrough"], main_run, slice_run,
                [python("subunit-ls"), "--times", "--no-passthrough"],
                lambda a, b, *_: same_bytes(a, b), 5, 300, py_stdin=False)
+    stream_row("subunit-tags", ["worker-0", "-worker-1", "--file"], main_run, slice_run,
+               [python("subunit-tags"), "worker-0", "-worker-1"],
+               lambda a, b, *_: same_tags(a, b), 5, 300)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)
         inputs = [gen(os.path.join(WORK, f"mux{n}-{i}.subunit"), "--size", str(each),

@@ -104,10 +104,10 @@ fn invocations(inputs: &Inputs) -> Vec<Invocation> {
         } else {
             &inputs.v2
         };
-        let args: &[&str] = if name == "subunit-filter" {
-            &["-s"]
-        } else {
-            &[]
+        let args: &[&str] = match name {
+            "subunit-filter" => &["-s"],
+            "subunit-tags" => &["worker-9", "--file"],
+            _ => &[],
         };
         all.push(file(name, args, path));
     }

@@ -12,6 +12,7 @@ pub mod mux;
 pub mod port_alloc;
 pub mod stats;
 pub mod subunit2json;
+pub mod tags;
 pub mod v1_to_v2;
 pub mod v2_to_v1;
 pub mod wrap;
@@ -63,6 +64,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(ls::Args::command()),
             sections: ls::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(tags::Args::command()),
+            sections: tags::MAN_SECTIONS,
         },
     ]
 }

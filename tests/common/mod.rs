@@ -67,7 +67,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 9] = [
+pub const ALL_COMMANDS: [&str; 10] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -77,6 +77,7 @@ pub const ALL_COMMANDS: [&str; 9] = [
     "subunit-mux",
     "port-alloc",
     "subunit-ls",
+    "subunit-tags",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -91,6 +92,7 @@ pub fn ours(name: &str) -> Command {
         "subunit-mux" => env!("CARGO_BIN_EXE_subunit-mux"),
         "port-alloc" => env!("CARGO_BIN_EXE_port-alloc"),
         "subunit-ls" => env!("CARGO_BIN_EXE_subunit-ls"),
+        "subunit-tags" => env!("CARGO_BIN_EXE_subunit-tags"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
