@@ -331,6 +331,19 @@ def same_tags(our_out, py_out):
     return same_items(ours_tests, py_tests, "test packets", 300)
 
 
+def same_csv(our_out, py_out):
+    """python's rows (all of them, or those before its AssertionError on a
+    failure without an attachment) begin ours."""
+    ours_rows, py_rows = read(our_out).split(b"\r\n"), read(py_out).split(b"\r\n")
+    py_rows.pop()  # after the last CRLF: empty, or a row cut short
+    ours_rows.pop()
+    if ours_rows[:len(py_rows)] != py_rows:
+        return "rows differ: " + first_difference(read(our_out), read(py_out))
+    if len(ours_rows) == len(py_rows):
+        return f"same {len(ours_rows)} rows"
+    return f"same {len(py_rows)} rows before python's crash (ours {len(ours_rows)})"
+
+
 def tap_results(path):
     return [(e["id"], e["status"], e["file"], e["mime"], e["content"])
             for kind, e in decode(path)
@@ -562,6 +575,9 @@ def main():
     stream_row("subunit-tags", ["worker-0", "-worker-1", "--file"], main_run, slice_run,
                [python("subunit-tags"), "worker-0", "-worker-1"],
                lambda a, b, *_: same_tags(a, b), 5, 300)
+    stream_row("subunit2csv", ["--no-passthrough"], main_run, slice_run,
+               [python("subunit2csv"), "--no-passthrough"],
+               lambda a, b, *_: same_csv(a, b), 5, 300, py_stdin=False)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)
         inputs = [gen(os.path.join(WORK, f"mux{n}-{i}.subunit"), "--size", str(each),

@@ -5,6 +5,7 @@
 
 use clap::CommandFactory;
 
+pub mod csv;
 pub mod filter;
 pub mod held;
 pub mod ls;
@@ -68,6 +69,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(tags::Args::command()),
             sections: tags::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(csv::Args::command()),
+            sections: csv::MAN_SECTIONS,
         },
     ]
 }

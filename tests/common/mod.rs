@@ -67,7 +67,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 10] = [
+pub const ALL_COMMANDS: [&str; 11] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -78,6 +78,7 @@ pub const ALL_COMMANDS: [&str; 10] = [
     "port-alloc",
     "subunit-ls",
     "subunit-tags",
+    "subunit2csv",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -93,6 +94,7 @@ pub fn ours(name: &str) -> Command {
         "port-alloc" => env!("CARGO_BIN_EXE_port-alloc"),
         "subunit-ls" => env!("CARGO_BIN_EXE_subunit-ls"),
         "subunit-tags" => env!("CARGO_BIN_EXE_subunit-tags"),
+        "subunit2csv" => env!("CARGO_BIN_EXE_subunit2csv"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
