@@ -344,6 +344,12 @@ def same_csv(our_out, py_out):
     return f"same {len(py_rows)} rows before python's crash (ours {len(ours_rows)})"
 
 
+def same_output(our_out, py_out):
+    """The same packets but for the time (taken as each ran)."""
+    strip = lambda path: [dict(e, time=None) for _, e in decode(path)]
+    return same_items(strip(our_out), strip(py_out), "packets", 200)
+
+
 def tap_results(path):
     return [(e["id"], e["status"], e["file"], e["mime"], e["content"])
             for kind, e in decode(path)
@@ -578,6 +584,9 @@ def main():
     stream_row("subunit2csv", ["--no-passthrough"], main_run, slice_run,
                [python("subunit2csv"), "--no-passthrough"],
                lambda a, b, *_: same_csv(a, b), 5, 300, py_stdin=False)
+    stream_row("subunit-output", ["--fail", "big", "--attach-file"], main_run, slice_run,
+               [python("subunit-output"), "--fail", "big", "--attach-file"],
+               lambda a, b, *_: same_output(a, b), 5, 3, py_stdin=False)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)
         inputs = [gen(os.path.join(WORK, f"mux{n}-{i}.subunit"), "--size", str(each),

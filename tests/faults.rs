@@ -107,6 +107,7 @@ fn invocations(inputs: &Inputs) -> Vec<Invocation> {
         let args: &[&str] = match name {
             "subunit-filter" => &["-s"],
             "subunit-tags" => &["worker-9", "--file"],
+            "subunit-output" => &["--fail", "big", "--attach-file"],
             _ => &[],
         };
         all.push(file(name, args, path));
@@ -398,9 +399,20 @@ fn check_open_file_error(label: &str, name: &str, status: std::process::ExitStat
 fn a_low_open_file_limit_is_a_clear_error_not_a_panic() {
     let inputs = inputs("ulimit");
     let files: Vec<OsString> = (0..12).map(|_| inputs.v2.clone().into()).collect();
+    // subunit-output attaches one file; subunit-tags takes each with --file.
     let mut runs: Vec<(&str, Vec<OsString>)> = subunit_commands()
         .into_iter()
-        .map(|name| (name, files.clone()))
+        .filter(|&name| name != "subunit-output")
+        .map(|name| match name {
+            "subunit-tags" => (
+                name,
+                files
+                    .iter()
+                    .flat_map(|f| [OsString::from("--file"), f.clone()])
+                    .collect(),
+            ),
+            _ => (name, files.clone()),
+        })
         .collect();
     let commands: Vec<OsString> = (0..8)
         .flat_map(|i| ["--command".into(), format!("echo {i}; sleep 0.2").into()])

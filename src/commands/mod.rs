@@ -10,6 +10,7 @@ pub mod filter;
 pub mod held;
 pub mod ls;
 pub mod mux;
+pub mod output;
 pub mod port_alloc;
 pub mod stats;
 pub mod subunit2json;
@@ -73,6 +74,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(csv::Args::command()),
             sections: csv::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(output::Args::command()),
+            sections: output::MAN_SECTIONS,
         },
     ]
 }

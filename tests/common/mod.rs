@@ -67,7 +67,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 11] = [
+pub const ALL_COMMANDS: [&str; 12] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -79,6 +79,7 @@ pub const ALL_COMMANDS: [&str; 11] = [
     "subunit-ls",
     "subunit-tags",
     "subunit2csv",
+    "subunit-output",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -95,6 +96,7 @@ pub fn ours(name: &str) -> Command {
         "subunit-ls" => env!("CARGO_BIN_EXE_subunit-ls"),
         "subunit-tags" => env!("CARGO_BIN_EXE_subunit-tags"),
         "subunit2csv" => env!("CARGO_BIN_EXE_subunit2csv"),
+        "subunit-output" => env!("CARGO_BIN_EXE_subunit-output"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
