@@ -331,6 +331,44 @@ def same_bytes(our_out, py_out):
     return None if a == b else first_difference(a, b)
 
 
+def tagged(path):
+    """The test packets (empty tags and MIME types as none, as python writes
+    them) and the bytes outside tests, joined (chatter is cut differently)."""
+    tests, other = [], []
+    for kind, e in decode(path):
+        if kind == "chatter" or e["id"] is None:
+            other.append(e if kind == "chatter" else e["content"] or b"")
+            continue
+        tests.append(dict(e, tags=e["tags"] or None, mime=e["mime"] or None))
+    return tests, b"".join(other)
+
+
+def same_tags(our_out, py_out):
+    (ours_tests, ours_other), (py_tests, py_other) = tagged(our_out), tagged(py_out)
+    if ours_other != py_other:
+        return "non-test output differs: " + first_difference(ours_other, py_other)
+    return same_items(ours_tests, py_tests, "test packets", 300)
+
+
+def same_csv(our_out, py_out):
+    """python's rows (all of them, or those before its AssertionError on a
+    failure without an attachment) begin ours."""
+    ours_rows, py_rows = read(our_out).split(b"\r\n"), read(py_out).split(b"\r\n")
+    py_rows.pop()  # after the last CRLF: empty, or a row cut short
+    ours_rows.pop()
+    if ours_rows[:len(py_rows)] != py_rows:
+        return "rows differ: " + first_difference(read(our_out), read(py_out))
+    if len(ours_rows) == len(py_rows):
+        return f"same {len(ours_rows)} rows"
+    return f"same {len(py_rows)} rows before python's crash (ours {len(ours_rows)})"
+
+
+def same_output(our_out, py_out):
+    """The same packets but for the time (taken as each ran)."""
+    strip = lambda path: [dict(e, time=None) for _, e in decode(path)]
+    return same_items(strip(our_out), strip(py_out), "packets", 200)
+
+
 def tap_results(path):
     return [(e["id"], e["status"], e["file"], e["mime"], e["content"])
             for kind, e in decode(path)
@@ -640,6 +678,18 @@ def main():
     slice_go = gen_gojson(os.path.join(WORK, "slice.gojson"), SLICE_MIB)
     stream_row("gojson2subunit", [], main_go, slice_go, [python("gojson2subunit")],
                lambda a, b, *_: same_bytes(a, b), 60, 20)
+    stream_row("subunit-ls", ["--times", "--no-passthrough"], main_run, slice_run,
+               [python("subunit-ls"), "--times", "--no-passthrough"],
+               lambda a, b, *_: same_bytes(a, b), 5, 300, py_stdin=False)
+    stream_row("subunit-tags", ["worker-0", "-worker-1", "--file"], main_run, slice_run,
+               [python("subunit-tags"), "worker-0", "-worker-1"],
+               lambda a, b, *_: same_tags(a, b), 5, 300)
+    stream_row("subunit2csv", ["--no-passthrough"], main_run, slice_run,
+               [python("subunit2csv"), "--no-passthrough"],
+               lambda a, b, *_: same_csv(a, b), 5, 300, py_stdin=False)
+    stream_row("subunit-output", ["--fail", "big", "--attach-file"], main_run, slice_run,
+               [python("subunit-output"), "--fail", "big", "--attach-file"],
+               lambda a, b, *_: same_output(a, b), 5, 3, py_stdin=False)
     disk_row(slice_run)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)

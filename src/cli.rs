@@ -193,10 +193,19 @@ pub fn command(command: clap::Command) -> clap::Command {
 /// cannot be written) or a usage error is reported as `COMMAND: message`,
 /// clap's whole message with its tips and usage (2).
 pub fn matches(command: clap::Command) -> Result<clap::ArgMatches, ExitCode> {
+    matches_from(command, std::env::args_os())
+}
+
+/// [`matches()`] of the command line `args` (the program's name first), for
+/// a command that rearranges its own before clap reads them.
+pub fn matches_from(
+    command: clap::Command,
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<clap::ArgMatches, ExitCode> {
     let command = self::command(command);
     let name = command.get_name().to_owned();
     command
-        .try_get_matches()
+        .try_get_matches_from(args)
         .map_err(|err| report_command_line(&name, &err))
 }
 

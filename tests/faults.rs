@@ -104,10 +104,11 @@ fn invocations(inputs: &Inputs) -> Vec<Invocation> {
         } else {
             &inputs.v2
         };
-        let args: &[&str] = if name == "subunit-filter" {
-            &["-s"]
-        } else {
-            &[]
+        let args: &[&str] = match name {
+            "subunit-filter" => &["-s"],
+            "subunit-tags" => &["worker-9", "--file"],
+            "subunit-output" => &["--fail", "big", "--attach-file"],
+            _ => &[],
         };
         all.push(file(name, args, path));
     }
@@ -288,8 +289,13 @@ fn an_input_cut_short_while_read_loses_nothing_before_the_cut() {
         let status = wait_within(&mut child, &run.label());
         let stderr = stderr.join().expect("stderr thread");
         let label = run.label();
-        // subunit-stats says 1 when a test failed, as the stream has some.
-        let ok = if run.name == "subunit-stats" { 1 } else { 0 };
+        // subunit-stats and subunit-ls say 1 when a test failed, as the
+        // stream has some.
+        let ok = if matches!(run.name, "subunit-stats" | "subunit-ls" | "subunit2csv") {
+            1
+        } else {
+            0
+        };
         assert!(
             status.code().is_some_and(|c| c <= ok) && !stderr.contains("panicked"),
             "{label}: {status:?} {stderr}"
@@ -393,9 +399,20 @@ fn check_open_file_error(label: &str, name: &str, status: std::process::ExitStat
 fn a_low_open_file_limit_is_a_clear_error_not_a_panic() {
     let inputs = inputs("ulimit");
     let files: Vec<OsString> = (0..12).map(|_| inputs.v2.clone().into()).collect();
+    // subunit-output attaches one file; subunit-tags takes each with --file.
     let mut runs: Vec<(&str, Vec<OsString>)> = subunit_commands()
         .into_iter()
-        .map(|name| (name, files.clone()))
+        .filter(|&name| name != "subunit-output")
+        .map(|name| match name {
+            "subunit-tags" => (
+                name,
+                files
+                    .iter()
+                    .flat_map(|f| [OsString::from("--file"), f.clone()])
+                    .collect(),
+            ),
+            _ => (name, files.clone()),
+        })
         .collect();
     let commands: Vec<OsString> = (0..8)
         .flat_map(|i| ["--command".into(), format!("echo {i}; sleep 0.2").into()])

@@ -5,16 +5,20 @@
 
 use clap::CommandFactory;
 
+pub mod csv;
 pub mod filter;
 pub mod gojson2subunit;
 pub mod held;
 pub mod junitxml2subunit;
+pub mod ls;
 pub mod mux;
 pub mod notify;
+pub mod output;
 pub mod port_alloc;
 pub mod stats;
 pub mod subunit2disk;
 pub mod subunit2json;
+pub mod tags;
 pub mod tap2subunit;
 pub mod text_input;
 pub mod v1_to_v2;
@@ -84,6 +88,22 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(gojson2subunit::Args::command()),
             sections: gojson2subunit::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(ls::Args::command()),
+            sections: ls::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(tags::Args::command()),
+            sections: tags::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(csv::Args::command()),
+            sections: csv::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(output::Args::command()),
+            sections: output::MAN_SECTIONS,
         },
     ]
 }

@@ -4,6 +4,7 @@
 pub mod port_alloc;
 pub mod procs;
 pub mod runs;
+pub mod tools;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -66,7 +67,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 13] = [
+pub const ALL_COMMANDS: [&str; 17] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -80,6 +81,10 @@ pub const ALL_COMMANDS: [&str; 13] = [
     "junitxml2subunit",
     "tap2subunit",
     "gojson2subunit",
+    "subunit-ls",
+    "subunit-tags",
+    "subunit2csv",
+    "subunit-output",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -98,6 +103,10 @@ pub fn ours(name: &str) -> Command {
         "junitxml2subunit" => env!("CARGO_BIN_EXE_junitxml2subunit"),
         "tap2subunit" => env!("CARGO_BIN_EXE_tap2subunit"),
         "gojson2subunit" => env!("CARGO_BIN_EXE_gojson2subunit"),
+        "subunit-ls" => env!("CARGO_BIN_EXE_subunit-ls"),
+        "subunit-tags" => env!("CARGO_BIN_EXE_subunit-tags"),
+        "subunit2csv" => env!("CARGO_BIN_EXE_subunit2csv"),
+        "subunit-output" => env!("CARGO_BIN_EXE_subunit-output"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)

@@ -24,5 +24,5 @@ pub use content_type::ContentType;
 pub use item::{TagWords, V1Attachment, V1Item, V1Sink, tag_words};
 pub use parse::{MAX_HELD_BLOCK, MAX_LINE, V1Event, V1Parser};
 pub use sniff::V1Sniffer;
-pub use time::{parse_iso8601, python_str_time, python_time};
+pub use time::{parse_iso8601, python_micros, python_str_time, python_time};
 pub use write::{V1Formatter, V1Writer};

@@ -100,7 +100,7 @@ impl TimeFormatter {
 
 /// Nanoseconds as python's `timedelta` keeps them: whole microseconds,
 /// rounded half to even (the wire allows over a second's worth).
-fn python_micros(nanos: u32) -> u64 {
+pub fn python_micros(nanos: u32) -> u64 {
     let (q, r) = (u64::from(nanos) / 1000, u64::from(nanos) % 1000);
     match r {
         0..=499 => q,

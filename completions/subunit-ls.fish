@@ -1,0 +1,5 @@
+complete -c subunit-ls -l times -d 'List the time each test took, in seconds (from the timestamps of the stream)'
+complete -c subunit-ls -l exists -d 'Also list the tests reported as existing (enumerated), as they come'
+complete -c subunit-ls -l no-passthrough -d 'Hide all non-subunit input (chatter and files without a test id)'
+complete -c subunit-ls -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c subunit-ls -s V -l version -d 'Print version'
