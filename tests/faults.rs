@@ -34,6 +34,10 @@ fn subunit_commands() -> Vec<&'static str> {
 struct Inputs {
     v2: PathBuf,
     v1: PathBuf,
+    /// A JUnit XML report of as many tests, for junitxml2subunit.
+    junit: PathBuf,
+    /// Where subunit2disk writes.
+    disk: PathBuf,
     _dir: TempDir,
 }
 
@@ -48,7 +52,24 @@ fn inputs(name: &str) -> Inputs {
         .map(|i| format!("test: tests.t{i}\nsome output of t{i}\nsuccess: tests.t{i}\n"))
         .collect();
     let v1 = dir.file("big.v1", v1.as_bytes());
-    Inputs { v2, v1, _dir: dir }
+    let cases: String = (0..40_000)
+        .map(|i| {
+            format!(
+                "<testcase classname='tests' name='t{i}' time='0.1'>\
+                 <failure message='m'>some output of t{i}</failure></testcase>\n"
+            )
+        })
+        .collect();
+    let junit = format!("<testsuites><testsuite name='big'>\n{cases}</testsuite></testsuites>\n");
+    let junit = dir.file("big.xml", junit.as_bytes());
+    let disk = dir.path("disk");
+    Inputs {
+        v2,
+        v1,
+        junit,
+        disk,
+        _dir: dir,
+    }
 }
 
 /// One way to run a command over the inputs; `marker` is in the command
@@ -63,6 +84,8 @@ impl Invocation {
     fn command(&self) -> Command {
         let mut cmd = ours(self.name);
         cmd.args(&self.args).stdin(Stdio::null());
+        // subunit-notify's notification, shown by a program that does nothing.
+        cmd.env("SUBUNIT_NOTIFY_SEND", "true");
         with_default_signals(&mut cmd);
         cmd
     }
@@ -98,16 +121,18 @@ fn invocations(inputs: &Inputs) -> Vec<Invocation> {
         }
     };
     let mut all = Vec::new();
+    let disk = inputs.disk.to_str().expect("a UTF-8 temporary path");
     for name in subunit_commands() {
-        let path = if name == "subunit-1to2" {
-            &inputs.v1
-        } else {
-            &inputs.v2
+        let path = match name {
+            "subunit-1to2" => &inputs.v1,
+            "junitxml2subunit" => &inputs.junit,
+            _ => &inputs.v2,
         };
         let args: &[&str] = match name {
             "subunit-filter" => &["-s"],
             "subunit-tags" => &["worker-9", "--file"],
             "subunit-output" => &["--fail", "big", "--attach-file"],
+            "subunit2disk" => &["-d", disk],
             _ => &[],
         };
         all.push(file(name, args, path));
@@ -256,9 +281,11 @@ fn a_closed_output_stops_a_silent_child_at_once() {
 #[test]
 fn an_input_cut_short_while_read_loses_nothing_before_the_cut() {
     let inputs = inputs("truncated");
+    // A JUnit report cut short is malformed XML, reported with nothing of
+    // it written (tests/junitxml2subunit.rs).
     for run in invocations(&inputs)
         .into_iter()
-        .filter(|run| run.marker.is_none())
+        .filter(|run| run.marker.is_none() && run.name != "junitxml2subunit")
     {
         let dir = TempDir::new(&format!("truncated-{}", run.name));
         let original = PathBuf::from(run.args.last().expect("a file"));
@@ -268,6 +295,7 @@ fn an_input_cut_short_while_read_loses_nothing_before_the_cut() {
         *args.last_mut().expect("a file") = path.clone().into();
         let mut cmd = ours(run.name);
         cmd.args(&args)
+            .env("SUBUNIT_NOTIFY_SEND", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -289,9 +317,12 @@ fn an_input_cut_short_while_read_loses_nothing_before_the_cut() {
         let status = wait_within(&mut child, &run.label());
         let stderr = stderr.join().expect("stderr thread");
         let label = run.label();
-        // subunit-stats and subunit-ls say 1 when a test failed, as the
-        // stream has some.
-        let ok = if matches!(run.name, "subunit-stats" | "subunit-ls" | "subunit2csv") {
+        // subunit-stats, subunit-ls, subunit2csv and subunit-notify say 1
+        // when a test failed, as the stream has some.
+        let ok = if matches!(
+            run.name,
+            "subunit-stats" | "subunit-ls" | "subunit2csv" | "subunit-notify"
+        ) {
             1
         } else {
             0
