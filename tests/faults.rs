@@ -442,6 +442,14 @@ fn a_low_open_file_limit_is_a_clear_error_not_a_panic() {
                     .flat_map(|f| [OsString::from("--file"), f.clone()])
                     .collect(),
             ),
+            // Into a directory of the test's own, not the working one.
+            "subunit2disk" => (
+                name,
+                [OsString::from("-d"), inputs.disk.clone().into()]
+                    .into_iter()
+                    .chain(files.iter().cloned())
+                    .collect(),
+            ),
             _ => (name, files.clone()),
         })
         .collect();
