@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
+use common::procs::LivePipe;
 use common::runs::OwnedEvent;
 use common::{Decoded, data_dir, decode_all, ours, run_with_input};
 use subunit_tools::Status;
@@ -367,49 +365,14 @@ fn a_long_run_is_python_s() {
 
 #[test]
 fn each_event_goes_out_as_it_comes() {
-    let mut script = Command::new("sh")
-        .args([
-            "-c",
-            "echo '{\"Action\":\"run\",\"Package\":\"p\",\"Test\":\"TestWaits\"}'; read _; \
-             echo '{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"TestWaits\"}'",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("script");
-    let mut conv = ours("gojson2subunit")
-        .stdin(Stdio::from(script.stdout.take().expect("stdout")))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gojson2subunit");
-    let mut json = ours("subunit2json")
-        .stdin(Stdio::from(conv.stdout.take().expect("stdout")))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("subunit2json");
-    let (tx, lines) = mpsc::channel();
-    let stdout = json.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.expect("line")).is_err() {
-                break;
-            }
-        }
-    });
-    let first = lines
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the run event did not come out while the test ran");
+    let pipe = LivePipe::start(
+        "echo '{\"Action\":\"run\",\"Package\":\"p\",\"Test\":\"TestWaits\"}'; read _; \
+         echo '{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"TestWaits\"}'",
+        ours("gojson2subunit"),
+    );
+    let first = pipe.next_line("the run event did not come out while the test ran");
     assert!(first.contains("\"status\": \"inprogress\""), "{first}");
-    script
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"\n")
-        .expect("release the script");
-    assert!(script.wait().expect("wait").success());
-    assert!(conv.wait().expect("wait").success());
-    json.wait().expect("wait");
-    let rest: Vec<String> = lines.iter().collect();
+    let rest = pipe.release();
     assert!(
         rest.iter().any(|l| l.contains("\"status\": \"success\"")),
         "{rest:?}"

@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
+use common::procs::LivePipe;
 use common::{Decoded, decode_all, ours, run_with_input};
 use subunit_tools::Status;
 
@@ -381,39 +379,14 @@ fn without_tap_the_lines_are_chatter_only() {
 fn a_result_goes_out_while_the_script_waits() {
     // The script prints a failure and its diagnostic, then waits for us:
     // the result, with the diagnostic attached, must come out meanwhile.
-    let mut script = Command::new("sh")
-        .args([
-            "-c",
-            "printf '1..2\\nnot ok 1 - a\\n# why\\n'; read _; echo 'ok 2'",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("script");
-    let mut wrap = ours("subunit-wrap")
-        .args(["--tap", "--no-timestamps"])
-        .stdin(Stdio::from(script.stdout.take().expect("stdout")))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("subunit-wrap");
-    let mut json = ours("subunit2json")
-        .stdin(Stdio::from(wrap.stdout.take().expect("stdout")))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("subunit2json");
-    let (tx, lines) = mpsc::channel();
-    let stdout = json.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.expect("line")).is_err() {
-                break;
-            }
-        }
-    });
+    let mut wrap = ours("subunit-wrap");
+    wrap.args(["--tap", "--no-timestamps"]);
+    let pipe = LivePipe::start(
+        "printf '1..2\\nnot ok 1 - a\\n# why\\n'; read _; echo 'ok 2'",
+        wrap,
+    );
     let result = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the result did not come out while the script waited");
+        let line = pipe.next_line("the result did not come out while the script waited");
         if line.contains("\"test_id\": \"test 1 - a\"") {
             break line;
         }
@@ -421,16 +394,7 @@ fn a_result_goes_out_while_the_script_waits() {
     assert!(result.contains("\"status\": \"fail\""), "{result}");
     // "# why" in hex: the diagnostic is attached.
     assert!(result.contains("\"file_hex\": \"2320776879\""), "{result}");
-    script
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"\n")
-        .expect("release the script");
-    assert!(script.wait().expect("wait").success());
-    assert!(wrap.wait().expect("wait").success());
-    json.wait().expect("wait");
-    let rest: Vec<String> = lines.iter().collect();
+    let rest = pipe.release();
     assert!(
         rest.iter().any(|l| l.contains("\"test_id\": \"test 2\"")),
         "{rest:?}"

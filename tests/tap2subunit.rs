@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
+use common::procs::LivePipe;
 use common::runs::OwnedEvent;
 use common::{Decoded, decode_all, ours, run_with_input};
 use subunit_tools::Status;
@@ -477,54 +475,19 @@ fn nothing_is_lost() {
 
 #[test]
 fn a_result_goes_out_while_the_script_waits() {
-    let mut script = Command::new("sh")
-        .args([
-            "-c",
-            "printf '1..2\\n    ok 1 - sub\\nnot ok 1 - a\\n# why\\n'; read _; echo 'ok 2'",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("script");
-    let mut tap = ours("tap2subunit")
-        .stdin(Stdio::from(script.stdout.take().expect("stdout")))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("tap2subunit");
-    let mut json = ours("subunit2json")
-        .stdin(Stdio::from(tap.stdout.take().expect("stdout")))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("subunit2json");
-    let (tx, lines) = mpsc::channel();
-    let stdout = json.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.expect("line")).is_err() {
-                break;
-            }
-        }
-    });
+    let pipe = LivePipe::start(
+        "printf '1..2\\n    ok 1 - sub\\nnot ok 1 - a\\n# why\\n'; read _; echo 'ok 2'",
+        ours("tap2subunit"),
+    );
     let result = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the result did not come out while the script waited");
+        let line = pipe.next_line("the result did not come out while the script waited");
         if line.contains("\"test_id\": \"test 1 - a\"") {
             break line;
         }
     };
     assert!(result.contains("\"status\": \"fail\""), "{result}");
     assert!(result.contains("\"file_hex\": \"2320776879\""), "{result}");
-    script
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"\n")
-        .expect("release the script");
-    assert!(script.wait().expect("wait").success());
-    assert!(tap.wait().expect("wait").success());
-    json.wait().expect("wait");
-    let rest: Vec<String> = lines.iter().collect();
+    let rest = pipe.release();
     assert!(
         rest.iter().any(|l| l.contains("\"test_id\": \"test 2\"")),
         "{rest:?}"

@@ -2,7 +2,7 @@
 //! killed when a test fails, waiting for conditions instead of sleeping.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -192,5 +192,81 @@ pub fn with_default_signals(cmd: &mut std::process::Command) -> &mut std::proces
             }
             Ok(())
         })
+    }
+}
+
+/// `sh -c SCRIPT | COMMAND | subunit2json`, live: a script that prints
+/// something, then waits (`read _`) until [`LivePipe::release`], so a test
+/// sees what COMMAND writes while its input is still open.
+pub struct LivePipe {
+    script: Running,
+    command: Running,
+    json: Running,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl LivePipe {
+    pub fn start(script: &str, mut command: Command) -> LivePipe {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut script = Running(
+            Command::new("sh")
+                .args(["-c", script])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("script"),
+        );
+        let mut command = Running(
+            command
+                .stdin(Stdio::from(script.stdout.take().expect("stdout")))
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("the command"),
+        );
+        let mut json = Running(
+            super::ours("subunit2json")
+                .stdin(Stdio::from(command.stdout.take().expect("stdout")))
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("subunit2json"),
+        );
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = json.stdout.take().expect("stdout");
+        thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                if tx.send(line.expect("line")).is_err() {
+                    break;
+                }
+            }
+        });
+        LivePipe {
+            script,
+            command,
+            json,
+            lines,
+        }
+    }
+
+    /// The next line of subunit2json, which must come while the script
+    /// waits; `what` says what did not come.
+    pub fn next_line(&self, what: &str) -> String {
+        self.lines.recv_timeout(TIMEOUT).expect(what)
+    }
+
+    /// Lets the script go on and end; the script and the command must
+    /// succeed. The lines that came after.
+    pub fn release(mut self) -> Vec<String> {
+        use std::io::Write;
+        self.script
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"\n")
+            .expect("release the script");
+        assert!(self.script.wait().expect("wait").success());
+        assert!(self.command.wait().expect("wait").success());
+        self.json.wait().expect("wait");
+        self.lines.iter().collect()
     }
 }
