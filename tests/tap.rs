@@ -246,6 +246,24 @@ fn reasons_and_diagnostics_are_attached_and_stay_chatter() {
 }
 
 #[test]
+fn a_plain_comment_is_attached_and_an_escaped_hash_is_no_comment() {
+    // tap2subunit takes both lines for output; a result is kept here, with
+    // nothing of the line lost.
+    let input = "ok 1 - a # note\nok 2 - b \\# c \\\\# d\n";
+    assert_eq!(
+        wrap_tap(input),
+        [
+            reported("test 1 - a", Status::Success, Some(("tap comment", "note"))),
+            reported(
+                "test 2 - b # c \\",
+                Status::Success,
+                Some(("tap comment", "d"))
+            ),
+        ]
+    );
+}
+
+#[test]
 fn several_scripts_in_a_row_are_counted_plan_by_plan() {
     // tap2subunit reads the first plan only; we start a stream at each.
     assert_eq!(

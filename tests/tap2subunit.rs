@@ -309,10 +309,20 @@ fn documented_differences() {
     // With one, the word SKIP is not kept.
     let ours = summary(&split(&tap2subunit(b"1..0 # SKIP no db\n")).0);
     assert_eq!(ours, [s("file skip", Status::Skip, "tap comment: no db")]);
-    // A # that starts no directive ends the description (python: chatter).
-    let (ours, chatter) = split(&tap2subunit(b"ok 1 - a # note\n"));
-    assert_eq!(summary(&ours), [s("test 1 - a", Status::Success, "")]);
+    // A # that starts no directive ends the description, and the comment
+    // is attached (python: the line is chatter).
+    let (ours, chatter) = split(&tap2subunit(b"ok 1 - a # note \n"));
+    assert_eq!(
+        summary(&ours),
+        [s("test 1 - a", Status::Success, "tap comment: note")]
+    );
     assert!(chatter.is_empty());
+    // TAP 14's escaped \# is part of the description, \\ a backslash.
+    let (ours, _) = split(&tap2subunit(b"ok 1 - a \\# b \\\\# SKIP c\\#\n"));
+    assert_eq!(
+        summary(&ours),
+        [s("test 1 - a # b \\", Status::Skip, "tap comment: c\\#")]
+    );
     // Diagnostics before any result are chatter (python attaches them to
     // the first test).
     let (ours, chatter) = split(&tap2subunit(b"# hello\nok 1\n"));

@@ -76,8 +76,10 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          lines are stdout chatter there. TAP version and pragma lines are chatter here \
          too.\n\n\
          Directives: a passing # TODO test is uxsuccess (python-subunit: xfail). A # that \
-         starts no directive ends the description, and # SKIP and # TODO count in any \
-         case and as # skipped (python-subunit takes such result lines for chatter). \
+         starts no directive ends the description and what follows it is attached as \
+         tap comment; a # escaped as TAP 14 escapes it, \\#, is part of the description \
+         and \\\\ is a backslash in the test id. # SKIP and # TODO count in any case and \
+         as # skipped. (python-subunit takes all such result lines for chatter.) \
          1..0 without a reason is a skipped file skip test (python-subunit crashes); \
          with one, tap comment holds the reason without the word SKIP, as text/plain; \
          charset=UTF8 (python-subunit: SKIP reason, no MIME type). Bail out! without a \

@@ -130,8 +130,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          missing from TAP output, so a script that crashes half way is not green. \
          1..0 # SKIP reason before any test is one skipped test, file skip. Bail \
          out! reason is a failing test named by that line, and the tests the plan \
-         named that did not run are missing. A directive's reason and the # \
-         diagnostics that follow a result line are attached to that test as tap \
+         named that did not run are missing. A directive's reason (or another \
+         comment after the #) and the # diagnostics that follow a result line are attached to that test as tap \
          comment (text/plain; charset=UTF8, the lines joined by newlines, at most 64 \
          KiB), and are kept as chatter as well.\n\n\
          So that its diagnostics can be attached, a TAP result is written when the \
@@ -148,7 +148,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "DIFFERENCES FROM PYTHON-SUBUNIT",
         "TAP is read as tap2subunit reads it except here. A passing # TODO test is \
          uxsuccess (tap2subunit: xfail). A # that starts no directive ends the \
-         description, and # skipped counts as # SKIP (tap2subunit takes such lines \
+         description (a TAP 14 \\# does not, and \\\\ is a backslash in the name), and \
+         # skipped counts as # SKIP (tap2subunit takes such lines \
          for output). 1..0 without a reason is a skipped file skip test (tap2subunit \
          crashes); with one, the tap comment holds the reason without the word \
          SKIP, as text/plain; charset=UTF8 (tap2subunit: SKIP reason, no MIME type). Bail \

@@ -42,7 +42,7 @@ pub(super) fn result_line(text: &str) -> Option<ResultParts<'_>> {
     let digits = &text[digits_at..number_end];
     let number = parse_number(digits);
     let description_at = skip_space(text, number_end);
-    let hash = find_byte(&bytes[description_at..], b'#').map(|at| description_at + at);
+    let hash = comment_hash(bytes, description_at);
     let description_end = trim_end_at(text, description_at, hash.unwrap_or(bytes.len()));
     let description = &text[description_at..description_end];
     let comment = hash.map_or("", |at| &text[skip_space(text, at + 1)..]);
@@ -53,7 +53,11 @@ pub(super) fn result_line(text: &str) -> Option<ResultParts<'_>> {
         ""
     } else if description.is_empty() {
         digits
-    } else if description_at == number_end + 1 && bytes[number_end] == b' ' {
+    } else if description_at == number_end + 1
+        && bytes[number_end] == b' '
+        && find_byte(description.as_bytes(), b'\\').is_none()
+    {
+        // An escape in the description is undone in the name.
         &text[digits_at..description_end]
     } else {
         ""
@@ -69,8 +73,27 @@ pub(super) fn result_line(text: &str) -> Option<ResultParts<'_>> {
     Some((status, number, description, directive, reason, spelled))
 }
 
+/// Where the comment of a result line starts: the first `#` from `from`
+/// that TAP 14's escape `\#` does not make part of the description (a `#`
+/// after an odd run of backslashes; `\\` is a backslash).
+fn comment_hash(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let hash = at + find_byte(&bytes[at..], b'#')?;
+        let backslashes = bytes[from..hash]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Some(hash);
+        }
+        at = hash + 1;
+    }
+}
+
 /// The directive a result line's comment starts with, if any, and its
-/// reason, trimmed.
+/// reason, trimmed; with no directive, the comment itself, trimmed.
 fn directive(comment: &str) -> (Option<Directive>, &str) {
     let word_len = comment.bytes().take_while(u8::is_ascii_alphabetic).count();
     let word = &comment[..word_len];
@@ -79,7 +102,7 @@ fn directive(comment: &str) -> (Option<Directive>, &str) {
     } else if word.eq_ignore_ascii_case("todo") {
         Some(Directive::Todo)
     } else {
-        return (None, "");
+        return (None, trim_end(comment));
     };
     (directive, trim_end(trim_start(&comment[word_len..])))
 }
@@ -150,7 +173,12 @@ mod tests {
         let number = numbered[..digits].parse().ok();
         let after_number = &numbered[digits..];
         let rest = after_number.trim_start();
-        let (description, comment) = match rest.find('#') {
+        // The first `#` after an even number of backslashes.
+        let hash = rest
+            .match_indices('#')
+            .map(|(at, _)| at)
+            .find(|&at| rest[..at].chars().rev().take_while(|&c| c == '\\').count() % 2 == 0);
+        let (description, comment) = match hash {
             Some(hash) => (&rest[..hash], rest[hash + 1..].trim_start()),
             None => (rest, ""),
         };
@@ -160,7 +188,10 @@ mod tests {
             ""
         } else if description.is_empty() {
             &numbered[..digits]
-        } else if after_number.len() - rest.len() == 1 && after_number.starts_with(' ') {
+        } else if after_number.len() - rest.len() == 1
+            && after_number.starts_with(' ')
+            && !description.contains('\\')
+        {
             &numbered[..digits + 1 + description.len()]
         } else {
             ""
@@ -176,7 +207,7 @@ mod tests {
         };
         let reason = match directive {
             Some(_) => comment[word_len..].trim(),
-            None => "",
+            None => comment.trim_end(),
         };
         let status = match (ok, directive) {
             (_, Some(Directive::Skip)) => Status::Skip,
@@ -192,7 +223,7 @@ mod tests {
     fn result_lines_are_read_as_by_slices() {
         let pieces = [
             "ok", "not ok", " ", "\t", "\u{a0}", "\u{3000}", "1", "07", "12", "-", "é", "#", "# ",
-            "skip", "SKIPPED", "todo", "Todo:", "x", "\x0b", "  ",
+            "skip", "SKIPPED", "todo", "Todo:", "x", "\x0b", "  ", "\\", "\\#",
         ];
         let mut lines = 0;
         for a in &pieces[..2] {

@@ -13,9 +13,10 @@
 //! subtests are not TAP of this stream):
 //!
 //! - `ok` / `not ok`, an optional number, an optional description, an
-//!   optional `# SKIP` or `# TODO` directive with its reason. A TODO test
-//!   that fails is an expected failure, one that passes an unexpected
-//!   success. Tests are numbered as `tap2subunit` numbers them: a number
+//!   optional `# SKIP` or `# TODO` directive with its reason, or another
+//!   comment after a `#`. A `#` escaped as TAP 14 escapes it, `\#`, is part
+//!   of the description (and `\\` a backslash). A TODO test that fails is
+//!   an expected failure, one that passes an unexpected success. Tests are numbered as `tap2subunit` numbers them: a number
 //!   above the next one expected reports the ones skipped over as missing
 //!   first; otherwise the test takes the next number.
 //! - `1..N`, then optionally `# comment`: the plan, before the tests or
@@ -89,11 +90,13 @@ pub struct TapResult<'a> {
     pub number: u64,
     /// The outcome, directives applied.
     pub status: Status,
-    /// What follows the number, up to a `#`, trimmed (may be empty).
+    /// What follows the number, up to a `#` that is not escaped, trimmed
+    /// (may be empty); escapes as the line has them (see [`test_name`]).
     pub description: &'a str,
     /// The directive, if any.
     pub directive: Option<Directive>,
-    /// The directive's reason, trimmed (may be empty).
+    /// The directive's reason, or with no directive the comment after the
+    /// `#`, trimmed (may be empty).
     pub reason: &'a str,
     /// The number and description as the line spells them, when that is
     /// how the name spells them too (the common case), so that naming the
@@ -368,7 +371,8 @@ mod tests {
         assert_eq!(
             events(
                 "ok 1 - first\nnot ok 2 second # TODO not yet\nok # skip no network\nok 4 # Skipped: slow\n\
-                 ok 5 # todo\nnot ok 6 # SKIP gone\nok 7 - a # plain comment\r\nokay\nok1\nnot okay\n"
+                 ok 5 # todo\nnot ok 6 # SKIP gone\nok 7 - a # plain comment\r\nokay\nok1\nnot okay\n\
+                 ok 8 - a \\# b \\\\# c\n"
             ),
             [
                 r#"Success "test 1 - first" None """#,
@@ -377,7 +381,8 @@ mod tests {
                 r#"Skip "test 4" Some(Skip) ": slow""#,
                 r#"UxSuccess "test 5" Some(Todo) """#,
                 r#"Skip "test 6" Some(Skip) "gone""#,
-                r#"Success "test 7 - a" None """#,
+                r#"Success "test 7 - a" None "plain comment""#,
+                r#"Success "test 8 - a # b \\" None "c""#,
             ]
         );
     }

@@ -9,14 +9,31 @@ pub fn test_name(number: u64, description: &str) -> String {
     name
 }
 
-/// Appends [`test_name`] to `name`, a buffer the caller reuses.
+/// Appends [`test_name`] to `name`, a buffer the caller reuses. The
+/// description is as a result line spells it: TAP 14's escapes `\#` and
+/// `\\` stand for `#` and `\`; any other backslash is itself.
 pub fn write_test_name(number: u64, description: &str, name: &mut String) {
     name.push_str("test ");
     push_number(number, name);
-    if !description.is_empty() {
-        name.push(' ');
-        name.push_str(description);
+    if description.is_empty() {
+        return;
     }
+    name.push(' ');
+    let mut rest = description;
+    while let Some(at) = rest.find('\\') {
+        name.push_str(&rest[..at]);
+        match rest.as_bytes().get(at + 1) {
+            Some(escaped @ (b'#' | b'\\')) => {
+                name.push(char::from(*escaped));
+                rest = &rest[at + 2..];
+            }
+            _ => {
+                name.push('\\');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    name.push_str(rest);
 }
 
 /// Appends `number` in decimal to `text`, as `{number}` formats it, without
@@ -68,6 +85,18 @@ mod tests {
         let mut name = String::from("kept ");
         write_test_name(7, "x", &mut name);
         assert_eq!(name, "kept test 7 x");
+    }
+
+    #[test]
+    fn tap_14_escapes_are_undone_in_names() {
+        assert_eq!(test_name(1, r"- a \# b"), "test 1 - a # b");
+        assert_eq!(test_name(1, r"C:\\dir\\"), r"test 1 C:\dir\");
+        assert_eq!(
+            test_name(1, r"a\b \"),
+            r"test 1 a\b \",
+            "a lone backslash is kept"
+        );
+        assert_eq!(test_name(1, r"\\\#é\"), r"test 1 \#é\");
     }
 
     #[test]
