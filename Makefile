@@ -28,7 +28,9 @@ COMMANDS := $(basename $(notdir $(wildcard src/bin/*.rs)))
 # PYTHON=/path/to/python), else the pinned release from PyPI in a
 # virtualenv. With neither, the interop tests are skipped and counted.
 VENV := target/venv
-PYTHON_SUBUNIT := python-subunit==1.4.6
+# junitxml: what python-subunit's subunit2junitxml writes with (not a
+# dependency of python-subunit itself).
+PYTHON_SUBUNIT := python-subunit==1.4.6 junitxml==0.7
 SKIPS := target/interop-skipped
 
 # Where cargo puts what it builds (CARGO_TARGET_DIR, a config file, or
@@ -53,7 +55,7 @@ build:
 	$(CARGO) build --release --locked
 
 venv:
-	@tests/py/python-subunit.sh "$(PYTHON)" $(VENV) $(PYTHON_SUBUNIT)
+	@tests/py/python-subunit.sh "$(PYTHON)" $(VENV) "$(PYTHON_SUBUNIT)"
 
 test: venv
 	@mkdir -p $(dir $(SKIPS)) && rm -f $(SKIPS)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Usage: tests/py/python-subunit.sh PYTHON DIR REQUIREMENT
+# Usage: tests/py/python-subunit.sh PYTHON DIR 'REQUIREMENT...'
 #
 # Makes DIR/bin hold `python` and python-subunit's tools (subunit-stats,
 # subunit-filter, tap2subunit, ...) for the interop tests, which find them
@@ -7,11 +7,14 @@
 #
 # - when PYTHON already imports subunit (a distro's python3-subunit, or
 #   PYTHON=/path/to/python given to make), DIR/bin runs that one: no network;
-# - else a virtualenv in DIR with REQUIREMENT from PyPI (network, once);
+# - else a virtualenv in DIR with the REQUIREMENTs from PyPI (network,
+#   once);
 # - else nothing, with a warning: the interop tests are then skipped, each
 #   saying so, and fail under CI=true.
 #
-# Runs again only when PYTHON or REQUIREMENT change.
+# Runs again only when PYTHON or the REQUIREMENTs change. A python of the
+# first kind may lack junitxml (python's subunit2junitxml needs it): the
+# tests that need it then skip, as without python-subunit.
 set -u
 python=$1 dir=$2 requirement=$3
 stamp=$dir/.installed
@@ -36,8 +39,9 @@ SCRIPT
     done
     echo "interop tests: python-subunit $version of $exe"
 elif "$python" -m venv "$dir" >/dev/null &&
+    # shellcheck disable=SC2086 # one word per requirement
     "$dir/bin/pip" install --quiet --disable-pip-version-check --retries 2 --timeout 20 \
-        "$requirement"; then
+        $requirement; then
     echo "interop tests: $requirement from PyPI in $dir"
 else
     rm -rf "$dir"
