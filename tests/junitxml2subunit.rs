@@ -257,6 +257,61 @@ fn a_malformed_report_is_an_error_and_the_others_are_converted() {
 }
 
 #[test]
+fn a_long_report_is_held_in_a_temporary_file_until_it_is_known_whole() {
+    // Over 1 MiB of packets: beyond what is held in memory.
+    let mut report = String::from("<testsuite name=\"long\">\n");
+    for n in 0..20_000 {
+        report.push_str(&format!(
+            "<testcase classname=\"pkg.Case\" name=\"test_{n}\" time=\"0.5\"/>\n"
+        ));
+    }
+    let tmp = TempDir::new("junit-long");
+    let held = |input: &str| {
+        let out = run_with_input(
+            {
+                let mut cmd = ours("junitxml2subunit");
+                cmd.env("TMPDIR", tmp.path(""));
+                cmd
+            },
+            input.as_bytes(),
+        );
+        (out.status.code(), packets(&out.stdout).len(), out.stderr)
+    };
+    let whole = format!("{report}</testsuite>\n");
+    let (status, written, _) = held(&whole);
+    assert_eq!(
+        (status, written),
+        (Some(0), 40_000),
+        "each test's start and end"
+    );
+    // Cut before its end: nothing of it, though most went to the file.
+    let (status, written, stderr) = held(&report);
+    assert_eq!((status, written), (Some(2), 0));
+    assert!(String::from_utf8_lossy(&stderr).contains("nothing of it was converted"));
+    assert_eq!(
+        std::fs::read_dir(tmp.path("")).unwrap().count(),
+        0,
+        "the temporary file has no name"
+    );
+    // Where no temporary file can be made, the error says so.
+    let out = run_with_input(
+        {
+            let mut cmd = ours("junitxml2subunit");
+            cmd.env("TMPDIR", tmp.path("missing"));
+            cmd
+        },
+        whole.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("temporary file") && stderr.contains("missing"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn reports_come_from_stdin_and_directories_in_lexical_order() {
     let tmp = TempDir::new("junit-dirs");
     let dir = data_dir().join("junit");

@@ -10,12 +10,17 @@ use crate::cli::{self, Error};
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Status, Timestamp};
 use crate::formats::junit::{CaseOutcome, CaseText, JunitError, JunitItem, TestCase, read_junit};
+use crate::results::held::HeldOutput;
 
 /// The command's name.
 pub const NAME: &str = "junitxml2subunit";
 
 /// The MIME type of every attachment, python-subunit's spelling.
 const UTF8_TEXT: &str = "text/plain; charset=UTF8";
+
+/// How much of a report's output is held in memory before the rest goes
+/// to a temporary file, until the report is known to be well-formed.
+const HELD_IN_MEMORY: usize = 1 << 20;
 
 /// Where the clock of a report without suite timestamps starts, as in
 /// python-subunit: 2000-01-01T00:00:00Z, in microseconds.
@@ -65,6 +70,13 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          2000-01-01T00:00:00Z as python's does.",
     ),
     (
+        "ENVIRONMENT",
+        "TMPDIR: where a report's packets are held, beyond the first MiB, until the \
+         report has been read to its end and is known to be well-formed (a temporary \
+         file without a name, so nothing is left behind); memory stays the same however \
+         long the report. Default /tmp.",
+    ),
+    (
         "DIFFERENCES",
         "From python-subunit 1.4.6's junitxml2subunit: a failure's text is attached as \
          traceback and a skip's as reason (python's calls both junit detail); the text \
@@ -112,19 +124,27 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     let inputs = cli::open_inputs(&paths)?;
     let mut out = cli::stdout();
     let mut converter = Converter::default();
+    // A report's packets until it is known to be well-formed.
+    let mut held = HeldOutput::new(&std::env::temp_dir(), HELD_IN_MEMORY);
     let mut unreadable = false;
     for (n, input) in inputs.into_iter().enumerate() {
         let name = input.name().to_owned();
         // Where a message can find the line of an offset: a named file.
         let path = paths.get(n).filter(|p| p.as_os_str() != "-");
-        let mut packets = Vec::new();
-        match converter.convert(BufReader::new(input), &mut packets) {
+        match converter.convert(BufReader::new(input), &mut held) {
             Ok(warnings) => {
-                out.write_all(&packets)?;
+                held.write_to(&mut out)?;
                 out.flush()?;
                 for warning in warnings {
                     eprintln!("{NAME}: {name}: {warning}");
                 }
+            }
+            Err(Failure::Held(source)) => {
+                return Err(Error::Failed(format!(
+                    "cannot hold a report's output in a temporary file in {}: {}",
+                    std::env::temp_dir().display(),
+                    crate::os::io_message(&source)
+                )));
             }
             Err(Failure::Read(source)) => {
                 return Err(Error::Read {
@@ -200,6 +220,8 @@ fn line_of(path: &Path, offset: u64) -> Option<(u64, u64)> {
 enum Failure {
     Read(io::Error),
     Junit(JunitError),
+    /// The temporary file of a report's output failed.
+    Held(io::Error),
 }
 
 /// Turns reports into packets, keeping the clock across them.
@@ -225,7 +247,7 @@ impl Converter {
     fn convert(
         &mut self,
         input: impl BufRead,
-        packets: &mut Vec<u8>,
+        held: &mut HeldOutput,
     ) -> Result<Vec<String>, Failure> {
         let mut reader = ReadErrors {
             inner: input,
@@ -233,16 +255,26 @@ impl Converter {
         };
         let (clock, failed) = (self.clock, self.failed);
         let mut warnings = Vec::new();
-        let result = read_junit(&mut reader, |item| self.item(item, packets, &mut warnings));
-        if let Some(e) = reader.error {
-            return Err(Failure::Read(e));
-        }
-        if let Err(e) = result {
-            // Nothing of a malformed report counts.
-            (self.clock, self.failed) = (clock, failed);
-            return Err(Failure::Junit(e));
-        }
-        Ok(warnings)
+        let mut held_error = None;
+        let result = read_junit(&mut reader, |item| {
+            self.item(item, held.buffer(), &mut warnings);
+            if held_error.is_none() {
+                held_error = held.settle().err();
+            }
+        });
+        let failure = if let Some(e) = reader.error {
+            Failure::Read(e)
+        } else if let Some(e) = held_error {
+            Failure::Held(e)
+        } else if let Err(e) = result {
+            Failure::Junit(e)
+        } else {
+            return Ok(warnings);
+        };
+        // Nothing of a report that failed counts.
+        (self.clock, self.failed) = (clock, failed);
+        held.discard().map_err(Failure::Held)?;
+        Err(failure)
     }
 
     fn item(&mut self, item: JunitItem, packets: &mut Vec<u8>, warnings: &mut Vec<String>) {
