@@ -13,16 +13,12 @@
 #               only the CRC can reject it
 #   id-claim    a header claiming 4 MiB whose test id fills the claim
 #   tag-claim   a header claiming 4 MiB with many tags, the first empty
-# Needs hyperfine (Debian: apt-get install hyperfine).
+# Each time is the median of 3 runs after one to warm up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10 100)
-command -v hyperfine >/dev/null || {
-    echo "adversarial.sh: hyperfine not found (apt-get install hyperfine)" >&2
-    exit 2
-}
 cargo build --release --locked --quiet --bins --example gen_stream
 ours=target/release/subunit-stats
 # From memory (tmpfs) where there is one, so disk waits are not measured.
@@ -49,24 +45,26 @@ for name, pattern in patterns.items():
     with open(f"{dir}/{name}", "wb") as out:
         out.write(pattern * (size // 16))
 PY
-    json="$dir/times.json"
     echo "== $size MiB"
-    hyperfine -N --warmup 1 --runs 3 -i --export-json "$json" \
-        --command-name realistic "$ours --no-passthrough $dir/realistic" \
-        --command-name file-claim "$ours --no-passthrough $dir/file-claim" \
-        --command-name id-claim "$ours --no-passthrough $dir/id-claim" \
-        --command-name tag-claim "$ours --no-passthrough $dir/tag-claim" \
-        > /dev/null
-    python3 - "$json" "$bytes" <<'PY'
-import json, sys
-results = json.load(open(sys.argv[1]))["results"]
-size = int(sys.argv[2])
-def med(r): return sorted(r["times"])[len(r["times"]) // 2]
-base = med(results[0])
+    python3 - "$ours" "$dir" "$bytes" <<'PY'
+import subprocess, sys, time
+ours, dir, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def median_time(name, runs=3):
+    argv = [ours, "--no-passthrough", f"{dir}/{name}"]
+    times = []
+    for n in range(runs + 1):  # the first warms the page cache
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if n:
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+names = ["realistic", "file-claim", "id-claim", "tag-claim"]
+medians = {name: median_time(name) for name in names}
+base = medians["realistic"]
 print(f"{'input':<14}{'median s':>10}{'MB/s':>9}{'x realistic':>13}")
-for r in results:
-    print(f"{r['command']:<14}{med(r):>10.3f}{size / med(r) / 1e6:>9.0f}{med(r) / base:>13.1f}")
-worst = max(med(r) for r in results[1:])
+for name, t in medians.items():
+    print(f"{name:<14}{t:>10.3f}{size / t / 1e6:>9.0f}{t / base:>13.1f}")
+worst = max(t for name, t in medians.items() if name != "realistic")
 print(f"worst adversarial / realistic: {worst / base:.1f}x   (target <= 10)")
 PY
     echo
