@@ -79,6 +79,7 @@ generate:
 bench: venv
 	benches/compare.sh
 	benches/adversarial.sh
+	benches/html_open.sh
 
 install: build
 	@release="$(TARGET_DIR)/release"; [ -d "$$release" ] || \

@@ -690,6 +690,8 @@ def main():
     stream_row("subunit-output", ["--fail", "big", "--attach-file"], main_run, slice_run,
                [python("subunit-output"), "--fail", "big", "--attach-file"],
                lambda a, b, *_: same_output(a, b), 5, 3, py_stdin=False)
+    # No python counterpart runs: os-testr's subunit2html is not installed.
+    stream_row("subunit2html", ["-o", "-"], main_run, slice_run, None, None, 10, None)
     disk_row(slice_run)
     for n in (4, 16):
         each = max(1, MUX_MIB // n)

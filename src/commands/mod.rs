@@ -9,6 +9,7 @@ pub mod csv;
 pub mod filter;
 pub mod gojson2subunit;
 pub mod held;
+pub mod html;
 pub mod junitxml2subunit;
 pub mod ls;
 pub mod mux;
@@ -104,6 +105,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(output::Args::command()),
             sections: output::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(html::Args::command()),
+            sections: html::MAN_SECTIONS,
         },
     ]
 }
