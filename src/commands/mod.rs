@@ -21,6 +21,7 @@ pub mod subunit2json;
 pub mod tags;
 pub mod tap2subunit;
 pub mod text_input;
+pub mod trace;
 pub mod v1_to_v2;
 pub mod v2_to_v1;
 pub mod wrap;
@@ -104,6 +105,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(output::Args::command()),
             sections: output::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(trace::Args::command()),
+            sections: trace::MAN_SECTIONS,
         },
     ]
 }
