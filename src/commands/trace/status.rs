@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::codec::packet::{Packet, Status};
+use crate::results::record::Recorder;
 
 /// How often the line is redrawn while the input is quiet.
 pub(super) const TICK: Duration = Duration::from_millis(500);
@@ -29,7 +30,7 @@ const ERASE: &[u8] = b"\r\x1b[K";
 #[derive(Debug)]
 pub(super) struct StatusLine {
     /// When each test in progress started, by test id and route code (see
-    /// [`key`]).
+    /// `Recorder::key`).
     running: HashMap<String, Instant>,
     key: String,
     started: Instant,
@@ -50,16 +51,6 @@ pub(super) struct Counts {
     pub(super) failed: u64,
 }
 
-/// The id, a NUL and the route code: strings hold no NUL.
-fn key(key: &mut String, test_id: &str, route_code: Option<&str>) {
-    key.clear();
-    key.push_str(test_id);
-    if let Some(route) = route_code {
-        key.push('\0');
-        key.push_str(route);
-    }
-}
-
 impl StatusLine {
     pub(super) fn new() -> StatusLine {
         StatusLine {
@@ -75,7 +66,7 @@ impl StatusLine {
     /// Notes a packet of a test (not `exists`): a test starts with its
     /// first packet and stops running at its final one.
     pub(super) fn packet(&mut self, packet: &Packet<'_>, test_id: &str) {
-        key(&mut self.key, test_id, packet.route_code());
+        Recorder::key(&mut self.key, test_id, packet.route_code());
         if packet.status().is_final() {
             self.running.remove(self.key.as_str());
         } else if packet.status() != Status::Exists && !self.running.contains_key(&self.key) {
