@@ -319,11 +319,11 @@ fn an_input_cut_short_while_read_loses_nothing_before_the_cut() {
         let status = wait_within(&mut child, &run.label());
         let stderr = stderr.join().expect("stderr thread");
         let label = run.label();
-        // subunit-stats, subunit-ls, subunit2csv and subunit-notify say 1
-        // when a test failed, as the stream has some.
+        // subunit-stats, subunit-ls, subunit2csv, subunit-notify and
+        // subunit-trace say 1 when a test failed, as the stream has some.
         let ok = if matches!(
             run.name,
-            "subunit-stats" | "subunit-ls" | "subunit2csv" | "subunit-notify"
+            "subunit-stats" | "subunit-ls" | "subunit2csv" | "subunit-notify" | "subunit-trace"
         ) {
             1
         } else {

@@ -22,6 +22,7 @@ pub mod subunit2json;
 pub mod tags;
 pub mod tap2subunit;
 pub mod text_input;
+pub mod trace;
 pub mod v1_to_v2;
 pub mod v2_to_v1;
 pub mod wrap;
@@ -109,6 +110,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(html::Args::command()),
             sections: html::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(trace::Args::command()),
+            sections: trace::MAN_SECTIONS,
         },
     ]
 }

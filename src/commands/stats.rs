@@ -293,7 +293,9 @@ impl Mode {
     }
 }
 
-fn write_slowest(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+/// Writes `Slowest tests:` and the slowest tests, one a line (shared with
+/// subunit-trace).
+pub(crate) fn write_slowest(summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "Slowest tests:")?;
     for test in summary.slowest() {
         let seconds = test.seconds();

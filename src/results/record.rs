@@ -121,7 +121,7 @@ impl Recorder {
 
     /// The id, then a NUL and the route code if there is one: strings hold
     /// no NUL (SPEC 1), so keys of different tests differ.
-    fn key(key: &mut String, id: &str, route: Option<&str>) {
+    pub(crate) fn key(key: &mut String, id: &str, route: Option<&str>) {
         key.clear();
         key.push_str(id);
         if let Some(route) = route {

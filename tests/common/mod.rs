@@ -67,7 +67,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 18] = [
+pub const ALL_COMMANDS: [&str; 19] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -86,6 +86,7 @@ pub const ALL_COMMANDS: [&str; 18] = [
     "subunit2csv",
     "subunit-output",
     "subunit2html",
+    "subunit-trace",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -109,6 +110,7 @@ pub fn ours(name: &str) -> Command {
         "subunit2csv" => env!("CARGO_BIN_EXE_subunit2csv"),
         "subunit-output" => env!("CARGO_BIN_EXE_subunit-output"),
         "subunit2html" => env!("CARGO_BIN_EXE_subunit2html"),
+        "subunit-trace" => env!("CARGO_BIN_EXE_subunit-trace"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
