@@ -281,20 +281,7 @@ fn port_error(err: PortError) -> Error {
 
 /// The pool after every exclusion.
 fn pool(args: &Args) -> Result<PortSet, Error> {
-    let mut pool = if let Some(list) = std::env::var_os("PORT_ALLOC_PORTS") {
-        let list = list.to_string_lossy().into_owned();
-        PortSet::parse(&list).map_err(|e| Error::Usage(format!("PORT_ALLOC_PORTS: {e}")))?
-    } else if let Some(path) = std::env::var_os("PORT_ALLOC_PORTS_FILE") {
-        let path = PathBuf::from(path);
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Open {
-            path: path.clone(),
-            source,
-        })?;
-        PortSet::parse(&text)
-            .map_err(|e| Error::Usage(format!("PORT_ALLOC_PORTS_FILE {}: {e}", path.display())))?
-    } else {
-        ports::default_pool()
-    };
+    let mut pool = ports::pool_from_env().map_err(port_error)?;
     let mut exclude = PortSet::default();
     for list in &args.exclude {
         let set = PortSet::parse(list).map_err(|e| Error::Usage(format!("--exclude: {e}")))?;

@@ -31,6 +31,11 @@ pub enum PortError {
         /// Why.
         why: Box<PortError>,
     },
+    /// The pool of ports the environment names cannot be read.
+    Pool {
+        /// What is wrong, naming the variable or file.
+        why: String,
+    },
     /// Fewer ports are free than asked for; nothing was reserved.
     NotEnough {
         /// Asked for.
@@ -64,6 +69,7 @@ impl fmt::Display for PortError {
                     list.join(", ")
                 )
             }
+            PortError::Pool { why } => f.write_str(why),
             PortError::NotEnough {
                 wanted,
                 found,

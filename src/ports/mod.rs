@@ -16,12 +16,17 @@
 //! exclusive lock of the directory after reading it again, so a reclaimer
 //! never removes a lease that was just taken.
 //!
+//! From a Rust test suite (this crate as a dev-dependency), [`PortRequest`]
+//! leases ports and [`Ports`] gives them back when dropped: the same
+//! leases as the command's, so both kinds of caller share one pool.
+//!
 //! Layer: uses nothing else of the crate but [`crate::os`]; the command
 //! `port-alloc` is built on it.
 
 mod alloc;
 mod dir;
 mod error;
+mod harness;
 mod lease;
 mod pool;
 mod probe;
@@ -29,9 +34,11 @@ mod probe;
 pub use alloc::{Request, allocate, collect_garbage, give_back, random_u64, release};
 pub use dir::{LOCK_WAIT, LeaseDir, Lock};
 pub use error::PortError;
+pub use harness::{PortRequest, Ports};
 pub use lease::{EndReason, Lease, LeaseEnd, LeaseFile, MAX_GRACE, MAX_LEASE, Process, boot_id};
 pub use pool::{
     BROWSER_BAD_PORTS, PortSet, default_pool, ephemeral_ports, kernel_reserved_ports, never,
+    pool_from_env,
 };
 pub use probe::port_is_free;
 

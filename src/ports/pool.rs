@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::error::PortError;
+
 /// Ports browsers refuse to connect to (the Fetch standard's "bad ports").
 pub const BROWSER_BAD_PORTS: [u16; 81] = [
     1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102,
@@ -135,6 +137,31 @@ pub fn never(exclude: &PortSet) -> PortSet {
         never.insert(port);
     }
     never
+}
+
+/// The pool the environment names, as port-alloc reads it:
+/// `PORT_ALLOC_PORTS` (a list such as `20000-20999, 30000`), else the file
+/// `PORT_ALLOC_PORTS_FILE` names (the same, with newlines and `#`
+/// comments), else [`default_pool`]. Exclusions are not taken out.
+pub fn pool_from_env() -> Result<PortSet, PortError> {
+    let pool_error = |why: String| PortError::Pool { why };
+    if let Some(list) = std::env::var_os("PORT_ALLOC_PORTS") {
+        let list = list.to_string_lossy().into_owned();
+        PortSet::parse(&list).map_err(|e| pool_error(format!("PORT_ALLOC_PORTS: {e}")))
+    } else if let Some(path) = std::env::var_os("PORT_ALLOC_PORTS_FILE") {
+        let path = std::path::PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            pool_error(format!(
+                "cannot open {}: {}",
+                path.display(),
+                crate::os::io_message(&e)
+            ))
+        })?;
+        PortSet::parse(&text)
+            .map_err(|e| pool_error(format!("PORT_ALLOC_PORTS_FILE {}: {e}", path.display())))
+    } else {
+        Ok(default_pool())
+    }
 }
 
 /// The default pool: 1024-65535 without the ephemeral range.
