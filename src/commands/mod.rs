@@ -18,6 +18,7 @@ pub mod port_alloc;
 pub mod stats;
 pub mod subunit2disk;
 pub mod subunit2json;
+pub mod subunit2junitxml;
 pub mod tags;
 pub mod tap2subunit;
 pub mod text_input;
@@ -104,6 +105,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(output::Args::command()),
             sections: output::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(subunit2junitxml::Args::command()),
+            sections: subunit2junitxml::MAN_SECTIONS,
         },
     ]
 }

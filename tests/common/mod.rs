@@ -67,7 +67,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 17] = [
+pub const ALL_COMMANDS: [&str; 18] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -85,6 +85,7 @@ pub const ALL_COMMANDS: [&str; 17] = [
     "subunit-tags",
     "subunit2csv",
     "subunit-output",
+    "subunit2junitxml",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -107,6 +108,7 @@ pub fn ours(name: &str) -> Command {
         "subunit-tags" => env!("CARGO_BIN_EXE_subunit-tags"),
         "subunit2csv" => env!("CARGO_BIN_EXE_subunit2csv"),
         "subunit-output" => env!("CARGO_BIN_EXE_subunit-output"),
+        "subunit2junitxml" => env!("CARGO_BIN_EXE_subunit2junitxml"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)
