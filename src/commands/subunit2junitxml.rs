@@ -138,6 +138,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A case's outcome, message, type and text.
+type Written<'a> = (Outcome, Option<Vec<u8>>, Option<&'a str>, Option<&'a [u8]>);
+
 /// One `<testsuite>` being written.
 struct Suite {
     name: String,
@@ -236,12 +239,7 @@ impl Report {
             line.unwrap_or_default().to_vec()
         };
         let status = record.status;
-        let (outcome, message, kind, text): (
-            Outcome,
-            Option<Vec<u8>>,
-            Option<&str>,
-            Option<&[u8]>,
-        ) = if !finished {
+        let (outcome, message, kind, text): Written<'_> = if !finished {
             let last = record.files.last().map(|f| f.content.as_slice());
             (Outcome::Error, Some(b"did not finish".to_vec()), None, last)
         } else {
