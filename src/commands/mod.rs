@@ -19,6 +19,7 @@ pub mod port_alloc;
 pub mod stats;
 pub mod subunit2disk;
 pub mod subunit2json;
+pub mod subunit2junitxml;
 pub mod tags;
 pub mod tap2subunit;
 pub mod text_input;
@@ -114,6 +115,10 @@ pub fn docs() -> Vec<Doc> {
         Doc {
             command: crate::cli::command(trace::Args::command()),
             sections: trace::MAN_SECTIONS,
+        },
+        Doc {
+            command: crate::cli::command(subunit2junitxml::Args::command()),
+            sections: subunit2junitxml::MAN_SECTIONS,
         },
     ]
 }

@@ -9,6 +9,7 @@ pub mod disk;
 pub mod gojson;
 pub mod json;
 pub mod junit;
+pub mod junit_write;
 pub mod tap;
 pub mod text;
 pub mod v1;

@@ -67,7 +67,7 @@ pub fn results_stream(results: &[(&str, Status)]) -> Vec<u8> {
 }
 
 /// Every command of ours.
-pub const ALL_COMMANDS: [&str; 19] = [
+pub const ALL_COMMANDS: [&str; 20] = [
     "subunit-stats",
     "subunit2json",
     "subunit-wrap",
@@ -87,6 +87,7 @@ pub const ALL_COMMANDS: [&str; 19] = [
     "subunit-output",
     "subunit2html",
     "subunit-trace",
+    "subunit2junitxml",
 ];
 
 /// A command of ours, built by cargo for the integration tests.
@@ -111,6 +112,7 @@ pub fn ours(name: &str) -> Command {
         "subunit-output" => env!("CARGO_BIN_EXE_subunit-output"),
         "subunit2html" => env!("CARGO_BIN_EXE_subunit2html"),
         "subunit-trace" => env!("CARGO_BIN_EXE_subunit-trace"),
+        "subunit2junitxml" => env!("CARGO_BIN_EXE_subunit2junitxml"),
         other => panic!("unknown command {other}"),
     };
     Command::new(path)

@@ -1,0 +1,486 @@
+//! `subunit2junitxml`: a subunit v2 stream as one JUnit XML document that
+//! is always well-formed, whatever the stream holds.
+
+use std::fs::File;
+use std::hash::BuildHasher;
+use std::io::{self, BufWriter, Seek, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use crate::cli::{self, Error, ReadLog};
+use crate::codec::encode::{Event, encode};
+use crate::codec::packet::{Status, Timestamp};
+use crate::formats::junit_write::{Case, Outcome, escape, split_id};
+use crate::formats::v1::python_time;
+use crate::results::record::{Recorder, TestRecord};
+use crate::stream::reader::{Item, StreamReader};
+
+/// The command's name.
+pub const NAME: &str = "subunit2junitxml";
+
+/// The consumer the XML is written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Flavor {
+    /// Jenkins (the JUnit plugin, Surefire's schema).
+    Jenkins,
+    /// GitLab's test reports.
+    Gitlab,
+    /// GitHub actions that read JUnit XML.
+    Github,
+}
+
+/// Arguments of `subunit2junitxml`.
+#[derive(Debug, Parser)]
+#[command(
+    name = NAME,
+    version,
+    about = "Turn a subunit v2 stream into a JUnit XML report",
+    long_about = "Turn a subunit v2 stream into one JUnit XML document, as python-subunit's \
+                  subunit2junitxml, but always well-formed XML 1.0: a <testsuites> with a \
+                  <testsuite> for the run (or one per route code with --suite-per-worker) and a \
+                  <testcase> per test.\n\n\
+                  With --output-to, chatter (bytes that are not subunit) and packets without a \
+                  test id go to standard output as subunit unless --no-passthrough, as in \
+                  python-subunit; when the XML goes to standard output they go into the first \
+                  suite's <system-out> instead. The exit status is 1 when a test failed, never \
+                  finished or unexpectedly succeeded."
+)]
+pub struct Args {
+    /// Streams to read, in order, as one run; stdin when none are given or for `-`.
+    #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub files: Vec<PathBuf>,
+
+    /// Hide all non-subunit input (chatter and packets without a test id).
+    #[arg(long)]
+    pub no_passthrough: bool,
+
+    /// Write the XML to PATH rather than standard output.
+    #[arg(short, long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    pub output_to: Option<PathBuf>,
+
+    /// Forward the subunit stream on standard output (needs --output-to).
+    #[arg(short, long)]
+    pub forward: bool,
+
+    /// One <testsuite> per route code (worker) rather than one for the run.
+    #[arg(long)]
+    pub suite_per_worker: bool,
+
+    /// Write for this consumer; by default what all of them accept.
+    #[arg(long, value_enum, value_name = "FLAVOR")]
+    pub flavor: Option<Flavor>,
+}
+
+/// Man page sections after OPTIONS.
+pub const MAN_SECTIONS: &[(&str, &str)] = &[
+    (
+        "EXAMPLES",
+        "A report for CI:\n\n    subunit2junitxml --no-passthrough run.subunit > junit.xml\n\n\
+         The report to a file, the stream on to the next command:\n\n    \
+         run-tests | subunit2junitxml -f -o junit.xml | subunit-stats",
+    ),
+    (
+        "TEST CASES",
+        "Tests are gathered as testtools' StreamToDict gathers them (by test id and route \
+         code; exists packets are ignored). The class name is the test id up to its last \
+         dot before the first parenthesis, the name the rest, as python's junitxml splits \
+         them. The time is the seconds from the test's first to its last timestamp. A \
+         failure carries the first line of its traceback attachment as message and the \
+         whole traceback as text; a skip carries its reason as message; an expected failure \
+         is a pass and an unexpected success a failure, as in python's junitxml. A test \
+         still in progress when the stream ends is an <error message=\"did not finish\"> \
+         whose text is the last attachment it wrote. Attachments named stdout and stderr \
+         (or ending in them) are the case's <system-out> and <system-err>; any other \
+         attachment but the traceback and reason goes into <system-out>, introduced by a \
+         line with its name. Tags are <property name=\"tag\"> elements. Under --flavor \
+         gitlab and by default, a test id seen again gets \" (run N)\" after its name, \
+         since GitLab keeps one case of each name.",
+    ),
+    (
+        "WELL-FORMED XML",
+        "Bytes that are not UTF-8 are replaced by U+FFFD. Characters XML 1.0 cannot hold \
+         (the C0 controls other than tab, LF and CR, U+FFFE and U+FFFF) are written visibly \
+         as \\xNN (\\x1b for ESC) or \\uFFFE; nothing is dropped. CR is written as &#13; so \
+         that readers keep it.",
+    ),
+    (
+        "MEMORY",
+        "Each test is written as it ends into an anonymous temporary file (one per suite, in \
+         TMPDIR, gone however the command ends); the <testsuite> start tag, which carries \
+         the counts, is written at the end, followed by a copy of that file. Memory holds \
+         the tests in progress and one test's attachments (and, for unique names, a count \
+         per test id).",
+    ),
+    cli::V1_INPUT_MAN,
+    (
+        "DIFFERENCES FROM PYTHON-SUBUNIT",
+        "python-subunit's subunit2junitxml writes one <testsuite> with name=\"\"; here a \
+         <testsuites> document holds the suite (name subunit, or worker-ROUTE), with \
+         skipped and timestamp attributes. python writes the passed-through chatter and \
+         packets into the same standard output as the XML, so the document is not XML; \
+         here they go into <system-out> when the XML is on standard output, and --forward \
+         needs --output-to. python drops characters XML cannot hold (and keeps U+FFFD \
+         only where decoding failed); here they are escaped visibly. python's failure \
+         elements have no message, its skips the reason as text rather than as message; \
+         it writes no <system-out>, <system-err> or properties. python crashes (an \
+         AssertionError) at a test that never finished without an attachment; here it is \
+         an error. Damaged packets are chatter, not a failing subunit.parser test. Several \
+         files may be given; they are read in order as one run.",
+    ),
+    (
+        "EXIT STATUS",
+        "0 when no test failed; 1 when a test failed, never finished or unexpectedly \
+         succeeded; 2 on usage errors and when an input cannot be opened, an output \
+         created, or either read or written. A closed standard output ends the command \
+         quietly with status 0.",
+    ),
+];
+
+/// A case's outcome, message, type and text.
+type Written<'a> = (Outcome, Option<Vec<u8>>, Option<&'a str>, Option<&'a [u8]>);
+
+/// One `<testsuite>` being written.
+struct Suite {
+    name: String,
+    route: Option<String>,
+    cases: BufWriter<File>,
+    tests: u64,
+    failures: u64,
+    errors: u64,
+    skipped: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+fn seconds(ts: Timestamp) -> f64 {
+    f64::from(ts.seconds) + f64::from(ts.nanos) / 1e9
+}
+
+/// The report being built.
+struct Report {
+    suites: Vec<Suite>,
+    per_worker: bool,
+    unique: bool,
+    /// Times each test id was written, for unique names.
+    seen: rustc_hash::FxHashMap<u64, u32>,
+    failed: bool,
+    unfinished: Vec<String>,
+    /// Output outside tests, for the first suite's `<system-out>`.
+    outside: Option<BufWriter<File>>,
+    case: Vec<u8>,
+}
+
+impl Report {
+    fn suite(&mut self, route: Option<&str>) -> io::Result<&mut Suite> {
+        let route = if self.per_worker { route } else { None };
+        let at = match self.suites.iter().position(|s| s.route.as_deref() == route) {
+            Some(at) => at,
+            None => {
+                let file = crate::os::unlinked_temp_file(&std::env::temp_dir())?;
+                self.suites.push(Suite {
+                    name: route.map_or_else(|| "subunit".to_owned(), |r| format!("worker-{r}")),
+                    route: route.map(str::to_owned),
+                    cases: BufWriter::new(file),
+                    tests: 0,
+                    failures: 0,
+                    errors: 0,
+                    skipped: 0,
+                    first: None,
+                    last: None,
+                });
+                self.suites.len() - 1
+            }
+        };
+        Ok(&mut self.suites[at])
+    }
+
+    fn outside(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let out = match &mut self.outside {
+            Some(out) => out,
+            none => none.insert(BufWriter::new(crate::os::unlinked_temp_file(
+                &std::env::temp_dir(),
+            )?)),
+        };
+        out.write_all(bytes)
+    }
+
+    fn record(&mut self, record: TestRecord, finished: bool) -> io::Result<()> {
+        let (classname, name) = split_id(&record.id);
+        let mut name = name.to_owned();
+        if self.unique {
+            let hash = rustc_hash::FxBuildHasher.hash_one(&record.id);
+            let runs = self.seen.entry(hash).or_insert(0);
+            *runs += 1;
+            if *runs > 1 {
+                name.push_str(&format!(" (run {runs})"));
+            }
+        }
+        let file = |wanted: &str| record.files.iter().find(|f| f.name == wanted);
+        let traceback = file("traceback");
+        let reason = file("reason");
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        for f in &record.files {
+            if f.name.ends_with("stderr") {
+                stderr.extend_from_slice(&f.content);
+            } else if f.name.ends_with("stdout") {
+                stdout.extend_from_slice(&f.content);
+            } else if f.name != "traceback" && f.name != "reason" {
+                stdout.extend_from_slice(format!("[attachment {}]\n", f.name).as_bytes());
+                stdout.extend_from_slice(&f.content);
+                if !f.content.ends_with(b"\n") {
+                    stdout.push(b'\n');
+                }
+            }
+        }
+        let first_line = |text: &[u8]| -> Vec<u8> {
+            let line = text.split(|&b| b == b'\n').find(|l| !l.is_empty());
+            line.unwrap_or_default().to_vec()
+        };
+        let status = record.status;
+        let (outcome, message, kind, text): Written<'_> = if !finished {
+            let last = record.files.last().map(|f| f.content.as_slice());
+            (Outcome::Error, Some(b"did not finish".to_vec()), None, last)
+        } else {
+            match status {
+                Some(Status::Success | Status::XFail) => (Outcome::Passed, None, None, None),
+                Some(Status::Skip) => (
+                    Outcome::Skipped,
+                    reason.map(|r| r.content.clone()),
+                    None,
+                    None,
+                ),
+                Some(Status::UxSuccess) => (
+                    Outcome::Failure,
+                    Some(b"unexpected success".to_vec()),
+                    Some("unittest.case._UnexpectedSuccess"),
+                    None,
+                ),
+                _ => (
+                    Outcome::Failure,
+                    traceback.map(|t| first_line(&t.content)),
+                    None,
+                    traceback.map(|t| t.content.as_slice()),
+                ),
+            }
+        };
+        let time = match (record.start, record.stop) {
+            (Some(a), Some(b)) => Some(seconds(b) - seconds(a)),
+            _ => None,
+        };
+        let properties: Vec<(&str, &str)> =
+            record.tags.iter().map(|t| ("tag", t.as_str())).collect();
+        let case = Case {
+            classname,
+            name: &name,
+            time,
+            outcome,
+            message: message.as_deref(),
+            kind,
+            text,
+            properties: &properties,
+            stdout: &stdout,
+            stderr: &stderr,
+        };
+        let mut buf = std::mem::take(&mut self.case);
+        buf.clear();
+        case.write(&mut buf);
+        if outcome == Outcome::Failure || outcome == Outcome::Error {
+            self.failed = true;
+        }
+        if !finished {
+            self.unfinished.push(record.id.clone());
+        }
+        let suite = self.suite(record.route_code.as_deref())?;
+        suite.tests += 1;
+        match outcome {
+            Outcome::Failure => suite.failures += 1,
+            Outcome::Error => suite.errors += 1,
+            Outcome::Skipped => suite.skipped += 1,
+            Outcome::Passed => {}
+        }
+        for ts in [record.start, record.stop].into_iter().flatten() {
+            if suite.first.is_none_or(|f| ts < f) {
+                suite.first = Some(ts);
+            }
+            if suite.last.is_none_or(|l| ts > l) {
+                suite.last = Some(ts);
+            }
+        }
+        suite.cases.write_all(&buf)?;
+        self.case = buf;
+        Ok(())
+    }
+
+    /// Writes the document: each suite's start tag with its counts, then
+    /// a copy of its cases.
+    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.suites.is_empty() {
+            self.suite(None)?;
+        }
+        let sum = |f: fn(&Suite) -> u64| self.suites.iter().map(f).sum::<u64>();
+        let (tests, failures, errors, skipped) = (
+            sum(|s| s.tests),
+            sum(|s| s.failures),
+            sum(|s| s.errors),
+            sum(|s| s.skipped),
+        );
+        let first = self.suites.iter().filter_map(|s| s.first).min();
+        let last = self.suites.iter().filter_map(|s| s.last).max();
+        let span = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+            (Some(a), Some(b)) => seconds(b) - seconds(a),
+            _ => 0.0,
+        };
+        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+        writeln!(
+            out,
+            "<testsuites tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" \
+             skipped=\"{skipped}\" time=\"{:.3}\">",
+            span(first, last)
+        )?;
+        let mut outside = self.outside.take();
+        for (i, suite) in self.suites.iter_mut().enumerate() {
+            let mut name = Vec::new();
+            escape(suite.name.as_bytes(), true, &mut name);
+            write!(
+                out,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" \
+                 skipped=\"{}\" time=\"{:.3}\"",
+                String::from_utf8_lossy(&name),
+                suite.tests,
+                suite.failures,
+                suite.errors,
+                suite.skipped,
+                span(suite.first, suite.last)
+            )?;
+            if let Some(first) = suite.first {
+                let text = python_time(first);
+                write!(out, " timestamp=\"{}\"", text[..19].replace(' ', "T"))?;
+            }
+            writeln!(out, ">")?;
+            suite.cases.flush()?;
+            let file = suite.cases.get_mut();
+            file.rewind()?;
+            io::copy(file, out)?;
+            if i == 0
+                && let Some(outside) = &mut outside
+            {
+                outside.flush()?;
+                let file = outside.get_mut();
+                file.rewind()?;
+                let mut bytes = Vec::new();
+                io::Read::read_to_end(file, &mut bytes)?;
+                let mut text = Vec::new();
+                escape(&bytes, false, &mut text);
+                out.write_all(b"    <system-out>")?;
+                out.write_all(&text)?;
+                out.write_all(b"</system-out>\n")?;
+            }
+            writeln!(out, "  </testsuite>")?;
+        }
+        writeln!(out, "</testsuites>")
+    }
+}
+
+/// Runs `subunit2junitxml`.
+pub fn run(args: &Args) -> Result<ExitCode, Error> {
+    if args.forward && args.output_to.is_none() {
+        return Err(Error::Usage(
+            "--forward needs --output-to: the stream and the XML cannot share standard output"
+                .to_owned(),
+        ));
+    }
+    let inputs = cli::open_inputs(&args.files)?;
+    let mut xml_file = match &args.output_to {
+        Some(path) => Some(BufWriter::new(File::create(path).map_err(|source| {
+            Error::Create {
+                path: path.clone(),
+                source,
+            }
+        })?)),
+        None => None,
+    };
+    let mut out = cli::stdout();
+    let to_file = xml_file.is_some();
+    let others = !args.no_passthrough;
+    let mut report = Report {
+        suites: Vec::new(),
+        per_worker: args.suite_per_worker,
+        unique: args.flavor != Some(Flavor::Jenkins),
+        seen: Default::default(),
+        failed: false,
+        unfinished: Vec::new(),
+        outside: None,
+        case: Vec::new(),
+    };
+    let mut recorder = Recorder::new();
+    let mut log = ReadLog::default();
+    let mut scratch = Vec::new();
+    for input in inputs {
+        let name = input.name().to_owned();
+        let mut reader = StreamReader::live(input);
+        while let Some(item) = reader.next().map_err(Error::reading(&name))? {
+            match item {
+                Item::Packet(packet) => {
+                    let has_id = packet.test_id().is_some();
+                    if to_file && (if has_id { args.forward } else { others }) {
+                        out.write_all(packet.raw())?;
+                    }
+                    if !has_id {
+                        if others
+                            && !to_file
+                            && let Some(file) = packet.file()
+                        {
+                            report.outside(file.content)?;
+                        }
+                        continue;
+                    }
+                    if packet.status() == Status::Exists {
+                        continue;
+                    }
+                    if let Some(record) = recorder.packet(&packet) {
+                        report.record(record, true)?;
+                    }
+                }
+                Item::Chatter(chatter) => {
+                    if !others {
+                    } else if to_file {
+                        scratch.clear();
+                        let event = Event {
+                            runnable: true,
+                            file: Some(("stdout", chatter.bytes)),
+                            ..Event::default()
+                        };
+                        encode(&event, &mut scratch).expect("a name and content always encode");
+                        out.write_all(&scratch)?;
+                    } else {
+                        report.outside(chatter.bytes)?;
+                    }
+                }
+                Item::Idle => out.flush()?,
+            }
+        }
+        log.add_reader(&reader);
+    }
+    for record in recorder.finish() {
+        report.record(record, false)?;
+    }
+    match &mut xml_file {
+        Some(file) => {
+            report.finish(file)?;
+            file.flush()?;
+        }
+        None => report.finish(&mut out)?,
+    }
+    out.flush()?;
+    for id in &report.unfinished {
+        eprintln!("{NAME}: did not finish: {id}");
+    }
+    log.report(NAME);
+    Ok(if report.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,294 @@
+//! `subunit2junitxml`: well-formed XML valid against a Surefire-shaped
+//! schema on every stream (chatter, control characters, invalid UTF-8,
+//! unfinished tests), the same test cases as python-subunit's where
+//! python writes valid XML, and read back by our junitxml2subunit.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::procs::TempDir;
+use common::tools::{awkward_streams, generated_runs, packet, python_tool, status};
+use common::{corpus, ours, python_subunit, run_with_input};
+use quick_xml::events::Event as Xml;
+use subunit_tools::{Event, Status};
+
+/// xmllint, or a loud skip (a failure under CI=true).
+fn xmllint() -> bool {
+    if Command::new("xmllint").arg("--version").output().is_ok() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("xmllint not found; CI=true requires the schema tests to run");
+    }
+    eprintln!("SKIPPED schema check: xmllint not found (apt-get install libxml2-utils)");
+    false
+}
+
+/// Checks `xml` against tests/data/junit-schema/junit.xsd.
+fn validate(xml: &[u8], what: &str) {
+    if !xmllint() {
+        return;
+    }
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = TempDir::new(&format!("junit-schema-{n}"));
+    let path = dir.path("report.xml");
+    std::fs::write(&path, xml).unwrap();
+    let schema = common::data_dir().join("junit-schema/junit.xsd");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&schema)
+        .arg(&path)
+        .output()
+        .expect("run xmllint");
+    assert!(
+        out.status.success(),
+        "{what}: not valid: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// (classname, name, outcome, time) of each test case.
+#[allow(deprecated)] // unescape_value: enough for these ASCII-safe checks
+fn cases(xml: &[u8]) -> Vec<(String, String, String, Option<String>)> {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut cases = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf).expect("well-formed XML") {
+            Xml::Eof => break,
+            Xml::Start(e) | Xml::Empty(e) => {
+                let attr = |name: &[u8]| {
+                    e.try_get_attribute(name)
+                        .unwrap()
+                        .map(|a| a.unescape_value().unwrap().into_owned())
+                };
+                match e.name().as_ref() {
+                    b"testcase" => cases.push((
+                        attr(b"classname").unwrap_or_default(),
+                        attr(b"name").unwrap(),
+                        "pass".to_owned(),
+                        attr(b"time"),
+                    )),
+                    outcome @ (b"failure" | b"error" | b"skipped") => {
+                        cases.last_mut().unwrap().2 = String::from_utf8_lossy(outcome).into();
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    cases
+}
+
+fn junit(input: &[u8], args: &[&str]) -> std::process::Output {
+    let mut cmd = ours("subunit2junitxml");
+    cmd.args(args);
+    run_with_input(cmd, input)
+}
+
+#[test]
+fn every_corpus_stream_and_generated_run_gives_a_valid_report() {
+    let mut streams: Vec<(String, Vec<u8>)> = corpus()
+        .iter()
+        .map(|p| (p.display().to_string(), std::fs::read(p).unwrap()))
+        .collect();
+    streams.extend(generated_runs());
+    streams.extend(awkward_streams());
+    for (what, stream) in &streams {
+        for args in [&[][..], &["--suite-per-worker"], &["--flavor", "jenkins"]] {
+            let out = junit(stream, args);
+            assert!(out.status.code().unwrap() < 2, "{what}: {out:?}");
+            validate(&out.stdout, what);
+            cases(&out.stdout);
+        }
+    }
+}
+
+#[test]
+fn control_characters_and_invalid_utf8_are_escaped_visibly() {
+    let mut stream = b"chatter \x1b[31m\xff\n".to_vec();
+    status(&mut stream, "pkg.Class.test_one", Status::InProgress, None);
+    packet(
+        &mut stream,
+        Event {
+            test_id: Some("pkg.Class.test_one"),
+            file: Some(("traceback", b"Boom \x00\x1b[0m\xfe\xff\r\nline two\n")),
+            mime: Some("text/plain"),
+            ..Event::default()
+        },
+    );
+    status(&mut stream, "pkg.Class.test_one", Status::Fail, None);
+    let out = junit(&stream, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout.clone()).expect("UTF-8");
+    validate(&out.stdout, "control characters");
+    assert!(
+        text.contains("Boom \\x00\\x1b[0m\u{fffd}\u{fffd}&#13;\nline two"),
+        "{text}"
+    );
+    assert!(
+        text.contains("message=\"Boom \\x00\\x1b[0m\u{fffd}\u{fffd}&#13;\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("<system-out>chatter \\x1b[31m\u{fffd}\n</system-out>"),
+        "{text}"
+    );
+    assert_eq!(
+        cases(&out.stdout),
+        [(
+            "pkg.Class".into(),
+            "test_one".into(),
+            "failure".into(),
+            None
+        )]
+    );
+}
+
+#[test]
+fn an_unfinished_test_is_an_error_with_its_last_output() {
+    let mut stream = Vec::new();
+    status(
+        &mut stream,
+        "a.b.ok",
+        Status::InProgress,
+        common::tools::at(0, 0),
+    );
+    status(
+        &mut stream,
+        "a.b.ok",
+        Status::Success,
+        common::tools::at(1_500_000, 0),
+    );
+    status(&mut stream, "a.b.hung", Status::InProgress, None);
+    packet(
+        &mut stream,
+        Event {
+            test_id: Some("a.b.hung"),
+            file: Some(("stdout", b"waiting for the lock\n")),
+            ..Event::default()
+        },
+    );
+    let out = junit(&stream, &["--flavor", "gitlab"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unfinished test fails the run"
+    );
+    validate(&out.stdout, "unfinished");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("<error message=\"did not finish\">waiting for the lock\n</error>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tests=\"2\" failures=\"0\" errors=\"1\""),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not finish: a.b.hung"));
+    let got = cases(&out.stdout);
+    assert_eq!(
+        got[0].3.as_deref(),
+        Some("1.500"),
+        "time from the timestamps"
+    );
+    assert_eq!(got[1].2, "error");
+}
+
+#[test]
+fn repeated_ids_are_made_unique_except_for_jenkins() {
+    let stream = common::results_stream(&[("a.t", Status::Fail), ("a.t", Status::Success)]);
+    let names = |args: &[&str]| -> Vec<String> {
+        cases(&junit(&stream, args).stdout)
+            .into_iter()
+            .map(|c| c.1)
+            .collect()
+    };
+    assert_eq!(names(&[]), ["t", "t (run 2)"]);
+    assert_eq!(names(&["--flavor", "jenkins"]), ["t", "t"]);
+}
+
+#[test]
+fn forward_needs_output_to() {
+    let out = junit(b"", &["--forward"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn our_report_reads_back_through_junitxml2subunit() {
+    for path in corpus() {
+        let out = junit(&std::fs::read(&path).unwrap(), &["--no-passthrough"]);
+        let back = run_with_input(ours("junitxml2subunit"), &out.stdout);
+        assert!(
+            back.status.code().is_some_and(|c| c < 2),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&back.stderr)
+        );
+        let listed = run_with_input(ours("subunit-ls"), &back.stdout);
+        let ids = String::from_utf8_lossy(&listed.stdout).lines().count();
+        assert_eq!(ids, cases(&out.stdout).len(), "{}", path.display());
+    }
+}
+
+/// Test cases (classname, name, outcome) as python's subunit2junitxml
+/// writes them, where it writes valid XML: with --no-passthrough and
+/// streams where no test ends unfinished or without an attachment.
+#[test]
+fn the_same_cases_as_pythons_subunit2junitxml() {
+    let Some(bin) = python_subunit() else {
+        return;
+    };
+    if !bin.join("python").is_file()
+        || !Command::new(bin.join("python"))
+            .args(["-c", "import junitxml"])
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        panic!("the venv lacks junitxml: pip install junitxml==0.7");
+    }
+    let mut compared = 0;
+    for path in corpus() {
+        compared += compare(&bin, &path) as usize;
+    }
+    assert!(compared >= 2, "python wrote valid XML on too few streams");
+}
+
+fn compare(bin: &Path, path: &Path) -> bool {
+    let mut py = python_tool(bin, "subunit2junitxml");
+    py.arg("--no-passthrough")
+        .stdin(std::fs::File::open(path).unwrap());
+    let py = py.output().unwrap();
+    let mut reader = quick_xml::Reader::from_reader(&py.stdout[..]);
+    let mut buf = Vec::new();
+    let well_formed = loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Xml::Eof) => break true,
+            Err(_) => break false,
+            _ => buf.clear(),
+        }
+    };
+    if !well_formed || py.stdout.is_empty() {
+        return false;
+    }
+    let us = junit(&std::fs::read(path).unwrap(), &["--no-passthrough"]);
+    let strip = |c: Vec<(String, String, String, Option<String>)>| -> Vec<_> {
+        c.into_iter().map(|(a, b, c, _)| (a, b, c)).collect()
+    };
+    let (mut a, mut b) = (strip(cases(&us.stdout)), strip(cases(&py.stdout)));
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "{}: test cases", path.display());
+    assert_eq!(
+        us.status.code(),
+        py.status.code(),
+        "{}: exit",
+        path.display()
+    );
+    true
+}
