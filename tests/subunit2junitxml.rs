@@ -201,6 +201,37 @@ fn an_unfinished_test_is_an_error_with_its_last_output() {
 }
 
 #[test]
+fn many_unfinished_tests_are_counted_not_all_named() {
+    let mut stream = Vec::new();
+    for n in 0..25 {
+        status(
+            &mut stream,
+            &format!("a.b.hung_{n}"),
+            Status::InProgress,
+            None,
+        );
+    }
+    let out = junit(&stream, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("message=\"did not finish\"").count(),
+        25,
+        "all in the report"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("did not finish: a.b.hung_").count(),
+        10,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("and 15 more tests that did not finish"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn repeated_ids_are_made_unique_except_for_jenkins() {
     let stream = common::results_stream(&[("a.t", Status::Fail), ("a.t", Status::Success)]);
     let names = |args: &[&str]| -> Vec<String> {
