@@ -7,7 +7,8 @@
 //! - [`codec`]: the wire format ([`Packet`], [`Flags`], [`Status`]) and the
 //!   pure codec ([`decode`], [`encode`]), no I/O.
 //! - [`results`]: tests grouped from packets, a run's statistics.
-//! - [`formats`]: v1, JSON Lines, automake and TAP result lines.
+//! - [`formats`]: v1, JSON Lines, automake and TAP result lines, JUnit XML
+//!   (read and written), go test -json, subunit2disk's layout.
 //! - [`stream`]: the recovering [`StreamReader`] over any `Read`, chatter
 //!   wrapped into packets, inputs pumped to one writer.
 //! - [`ports`]: port-alloc's leased free ports (uses only [`os`]).

@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(short, long)]
     pub forward: bool,
 
-    /// One <testsuite> per route code (worker) rather than one for the run.
+    /// One `<testsuite>` per route code (worker) rather than one for the run.
     #[arg(long)]
     pub suite_per_worker: bool,
 
