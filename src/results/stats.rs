@@ -50,7 +50,7 @@ impl Timed {
 }
 
 /// Nanoseconds from `first` to `last` (0 if `last` is earlier).
-fn nanos_between(first: Timestamp, last: Timestamp) -> u64 {
+pub(crate) fn nanos_between(first: Timestamp, last: Timestamp) -> u64 {
     let nanos = |t: Timestamp| i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
     u64::try_from(nanos(last) - nanos(first)).unwrap_or(0)
 }

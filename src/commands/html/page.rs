@@ -20,6 +20,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::codec::packet::{Status, Timestamp};
 use crate::results::record::TestRecord;
 use crate::results::spill::{Chain, SpillFile};
+use crate::results::stats::nanos_between;
 
 /// The outcomes a row can have, in the order the summary lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -393,12 +394,6 @@ impl Page {
         out.write_all(b"</script>\n</body></html>\n")?;
         Ok(())
     }
-}
-
-/// Nanoseconds from `first` to `last` (0 if `last` is earlier).
-fn nanos_between(first: Timestamp, last: Timestamp) -> u64 {
-    let nanos = |t: Timestamp| i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
-    u64::try_from(nanos(last) - nanos(first)).unwrap_or(0)
 }
 
 /// A duration as the page shows it: `1.234s`, `2m03.456s`, `1h02m03s`.
