@@ -154,10 +154,6 @@ struct Suite {
     last: Option<Timestamp>,
 }
 
-fn seconds(ts: Timestamp) -> f64 {
-    f64::from(ts.seconds) + f64::from(ts.nanos) / 1e9
-}
-
 /// The report being built.
 struct Report {
     suites: Vec<Suite>,
@@ -266,7 +262,7 @@ impl Report {
             }
         };
         let time = match (record.start, record.stop) {
-            (Some(a), Some(b)) => Some(seconds(b) - seconds(a)),
+            (Some(a), Some(b)) => Some(b.as_secs_f64() - a.as_secs_f64()),
             _ => None,
         };
         let properties: Vec<(&str, &str)> =
@@ -329,7 +325,7 @@ impl Report {
         let first = self.suites.iter().filter_map(|s| s.first).min();
         let last = self.suites.iter().filter_map(|s| s.last).max();
         let span = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
-            (Some(a), Some(b)) => seconds(b) - seconds(a),
+            (Some(a), Some(b)) => b.as_secs_f64() - a.as_secs_f64(),
             _ => 0.0,
         };
         writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
