@@ -231,17 +231,209 @@ fn many_unfinished_tests_are_counted_not_all_named() {
     );
 }
 
+/// One run of a test: in progress, a traceback when given, then `status`.
+fn run(stream: &mut Vec<u8>, id: &str, status: Status, traceback: Option<&str>, route: &str) {
+    for (status, file) in [
+        (Status::InProgress, None),
+        (
+            Status::Unset,
+            traceback.map(|t| ("traceback", t.as_bytes())),
+        ),
+        (status, None),
+    ] {
+        if status == Status::Unset && file.is_none() {
+            continue;
+        }
+        packet(
+            stream,
+            Event {
+                test_id: Some(id),
+                status,
+                file,
+                route_code: Some(route),
+                ..Event::default()
+            },
+        );
+    }
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
-fn repeated_ids_are_made_unique_except_for_jenkins() {
-    let stream = common::results_stream(&[("a.t", Status::Fail), ("a.t", Status::Success)]);
-    let names = |args: &[&str]| -> Vec<String> {
+fn repeated_names_are_made_unique_except_for_jenkins() {
+    let stream = common::results_stream(&[
+        ("a.t", Status::Success),
+        ("a.t", Status::Success),
+        ("a.t (run 2)", Status::Success),
+        ("a.t", Status::Success),
+        (".t", Status::Success),
+        ("t", Status::Success),
+    ]);
+    let names = |args: &[&str]| -> Vec<(String, String)> {
         cases(&junit(&stream, args).stdout)
             .into_iter()
-            .map(|c| c.1)
+            .map(|c| (c.0, c.1))
             .collect()
     };
-    assert_eq!(names(&[]), ["t", "t (run 2)"]);
-    assert_eq!(names(&["--flavor", "jenkins"]), ["t", "t"]);
+    let named = names(&[]);
+    let pairs: Vec<(&str, &str)> = named.iter().map(|(c, n)| (&c[..], &n[..])).collect();
+    assert_eq!(
+        pairs,
+        [
+            ("a", "t"),
+            ("a", "t (run 2)"),
+            ("a", "t (run 2) (run 2)"),
+            ("a", "t (run 3)"),
+            ("", "t"),
+            ("", "t (run 2)"),
+        ],
+        "each (classname, name) once, whatever the ids"
+    );
+    assert_eq!(names(&["--flavor", "gitlab"]), named);
+    let jenkins = names(&["--flavor", "jenkins"]);
+    assert_eq!(jenkins[1], ("a".to_owned(), "t".to_owned()), "{jenkins:?}");
+}
+
+#[test]
+fn a_retry_that_passes_is_one_flaky_pass_under_jenkins() {
+    let mut stream = Vec::new();
+    run(
+        &mut stream,
+        "a.b.t",
+        Status::Fail,
+        Some("Traceback\nAssertionError: first"),
+        "0",
+    );
+    run(&mut stream, "a.b.ok", Status::Success, None, "0");
+    run(
+        &mut stream,
+        "a.b.t",
+        Status::Fail,
+        Some("Traceback\nAssertionError: <again>"),
+        "1",
+    );
+    run(&mut stream, "a.b.t", Status::Success, None, "1");
+    for args in [
+        &["--flavor", "jenkins"][..],
+        &["--flavor", "jenkins", "--suite-per-worker"],
+    ] {
+        let out = junit(&stream, args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: flaky is a pass; {}",
+            stderr(&out)
+        );
+        validate(&out.stdout, "flaky");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let got = cases(&out.stdout);
+        let t: Vec<_> = got.iter().filter(|c| c.1 == "t").collect();
+        assert_eq!(t.len(), 1, "{args:?}: one case for the test: {text}");
+        assert_eq!(t[0].2, "pass", "{text}");
+        let first = text.find("<stackTrace>Traceback\nAssertionError: first</stackTrace>");
+        let again = text.find("<stackTrace>Traceback\nAssertionError: &lt;again&gt;</stackTrace>");
+        assert!(
+            first.is_some() && first < again,
+            "{args:?}: both runs, in order: {text}"
+        );
+        assert_eq!(
+            text.matches("<flakyFailure message=\"Traceback\">").count(),
+            2,
+            "{text}"
+        );
+        assert!(!text.contains("<failure"), "{text}");
+        assert!(
+            text.contains("<testsuites tests=\"2\" failures=\"0\""),
+            "{text}"
+        );
+        assert!(
+            stderr(&out).contains("flaky: a.b.t (failed 2 times, then passed)"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // Elsewhere each run is a case of its own: the failures stay.
+    let out = junit(&stream, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let outcomes: Vec<_> = cases(&out.stdout).into_iter().map(|c| (c.1, c.2)).collect();
+    let want = [
+        ("t", "failure"),
+        ("ok", "pass"),
+        ("t (run 2)", "failure"),
+        ("t (run 3)", "pass"),
+    ];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(outcomes, want);
+    assert!(!out.stdout.windows(5).any(|w| w == b"flaky"));
+    assert!(stderr(&out).contains("flaky: a.b.t (failed 2 times, then passed)"));
+}
+
+#[test]
+fn a_failure_after_the_last_pass_stays_a_failure() {
+    let mut stream = Vec::new();
+    run(&mut stream, "a.b.t", Status::Success, None, "0");
+    run(
+        &mut stream,
+        "a.b.t",
+        Status::Fail,
+        Some("Traceback\nlate"),
+        "0",
+    );
+    run(
+        &mut stream,
+        "a.b.u",
+        Status::Fail,
+        Some("Traceback\nnever passes"),
+        "0",
+    );
+    run(&mut stream, "a.b.ok", Status::Success, None, "0");
+    let out = junit(&stream, &["--flavor", "jenkins"]);
+    assert_eq!(out.status.code(), Some(1));
+    validate(&out.stdout, "late failure");
+    let got: Vec<_> = cases(&out.stdout).into_iter().map(|c| (c.1, c.2)).collect();
+    let want = [
+        ("t", "pass"),
+        ("ok", "pass"),
+        ("t", "failure"),
+        ("u", "failure"),
+    ];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(
+        got, want,
+        "held failures come after the suite's other cases"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("tests=\"4\" failures=\"2\""), "{text}");
+    assert!(!text.contains("flaky"), "{text}");
+    assert!(!stderr(&out).contains("flaky"), "{}", stderr(&out));
+}
+
+#[test]
+fn many_flaky_tests_are_counted_not_all_named() {
+    let mut stream = Vec::new();
+    for n in 0..13 {
+        let id = format!("a.b.t_{n}");
+        run(&mut stream, &id, Status::Fail, Some("Traceback\nx"), "0");
+        run(&mut stream, &id, Status::Success, None, "0");
+    }
+    let out = junit(&stream, &["--flavor", "jenkins"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("(failed once, then passed)").count(),
+        10,
+        "{err}"
+    );
+    assert!(err.contains("... and 3 more flaky tests"), "{err}");
+    assert_eq!(cases(&out.stdout).len(), 13);
 }
 
 #[test]

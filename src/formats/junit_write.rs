@@ -109,6 +109,9 @@ pub struct Case<'a> {
     pub stdout: &'a [u8],
     /// Text for `<system-err>`.
     pub stderr: &'a [u8],
+    /// Earlier runs of the same test, already written by
+    /// [`Case::write_rerun`]: a pass that follows failures carries them.
+    pub reruns: &'a [u8],
 }
 
 impl Case<'_> {
@@ -164,14 +167,63 @@ impl Case<'_> {
                 None => out.extend_from_slice(b"/>\n"),
             }
         }
-        for (element, text) in [("system-out", self.stdout), ("system-err", self.stderr)] {
-            if !text.is_empty() {
-                out.extend_from_slice(format!("      <{element}>").as_bytes());
-                escape(text, false, out);
-                out.extend_from_slice(format!("</{element}>\n").as_bytes());
+        out.extend_from_slice(self.reruns);
+        self.write_output(b"      ", out);
+        out.extend_from_slice(b"    </testcase>\n");
+    }
+
+    /// Appends this failed (or errored) run as the element Surefire gives
+    /// an earlier run of a test that passed in the end: `<flakyFailure>`
+    /// (`<flakyError>`) with the message and type, the text as
+    /// `<stackTrace>` and the run's own output. Nothing for other outcomes.
+    pub fn write_rerun(&self, out: &mut Vec<u8>) {
+        let element: &[u8] = match self.outcome {
+            Outcome::Failure => b"flakyFailure",
+            Outcome::Error => b"flakyError",
+            Outcome::Passed | Outcome::Skipped => return,
+        };
+        out.extend_from_slice(b"      <");
+        out.extend_from_slice(element);
+        for (name, value) in [
+            (&b" message=\""[..], self.message),
+            (b" type=\"", self.kind.map(str::as_bytes)),
+        ] {
+            if let Some(value) = value {
+                out.extend_from_slice(name);
+                escape(value, true, out);
+                out.push(b'"');
             }
         }
-        out.extend_from_slice(b"    </testcase>\n");
+        out.extend_from_slice(b">\n");
+        if let Some(text) = self.text.filter(|t| !t.is_empty()) {
+            out.extend_from_slice(b"        <stackTrace>");
+            escape(text, false, out);
+            out.extend_from_slice(b"</stackTrace>\n");
+        }
+        self.write_output(b"        ", out);
+        out.extend_from_slice(b"      </");
+        out.extend_from_slice(element);
+        out.extend_from_slice(b">\n");
+    }
+
+    /// `<system-out>` and `<system-err>`, when there is output, each on a
+    /// line of its own after `indent`.
+    fn write_output(&self, indent: &[u8], out: &mut Vec<u8>) {
+        for (element, text) in [
+            (&b"system-out"[..], self.stdout),
+            (b"system-err", self.stderr),
+        ] {
+            if !text.is_empty() {
+                out.extend_from_slice(indent);
+                out.push(b'<');
+                out.extend_from_slice(element);
+                out.push(b'>');
+                escape(text, false, out);
+                out.extend_from_slice(b"</");
+                out.extend_from_slice(element);
+                out.extend_from_slice(b">\n");
+            }
+        }
     }
 }
 

@@ -17,6 +17,9 @@ use crate::formats::v1::python_time;
 use crate::results::record::{Recorder, TestRecord};
 use crate::stream::reader::{Item, StreamReader};
 
+mod retries;
+use retries::Retries;
+
 /// The command's name.
 pub const NAME: &str = "subunit2junitxml";
 
@@ -44,8 +47,10 @@ pub enum Flavor {
                   With --output-to, chatter (bytes that are not subunit) and packets without a \
                   test id go to standard output as subunit unless --no-passthrough, as in \
                   python-subunit; when the XML goes to standard output they go into the first \
-                  suite's <system-out> instead. The exit status is 1 when a test failed, never \
-                  finished or unexpectedly succeeded."
+                  suite's <system-out> instead. The exit status is 1 when the report holds a \
+                  failure or an error: a test failed, never finished or unexpectedly \
+                  succeeded (under --flavor jenkins, a test that failed and passed later is \
+                  a pass)."
 )]
 pub struct Args {
     /// Streams to read, in order, as one run; stdin when none are given or for `-`.
@@ -95,8 +100,23 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          (or ending in them) are the case's <system-out> and <system-err>; any other \
          attachment but the traceback and reason goes into <system-out>, introduced by a \
          line with its name. Tags are <property name=\"tag\"> elements. Under --flavor \
-         gitlab and by default, a test id seen again gets \" (run N)\" after its name, \
-         since GitLab keeps one case of each name.",
+         gitlab and by default, a class name and name seen again get \" (run N)\" after \
+         the name (or the next N not taken), since GitLab keeps one case of each name \
+         and class name.",
+    ),
+    (
+        "RETRIES",
+        "A test that failed (or errored, or unexpectedly succeeded) and then passed in \
+         the same stream, as when a run's failures are run again and both streams given, \
+         is flaky: it is named on standard error (\"flaky: ID (failed once, then passed)\"; \
+         at most 10, then a count). Under --flavor jenkins it is one passing <testcase> \
+         holding a <flakyFailure> (<flakyError> for an error) per failed run, with its \
+         message and type, the traceback as <stackTrace> and the run's <system-out> and \
+         <system-err>, as Surefire writes reruns; failed runs are held back until a pass \
+         or the end of the stream, so those that stay failures come after the other cases \
+         of their suite. A test that fails again after a pass starts over. Other flavors \
+         keep each run as a case of its own (GitLab and GitHub readers know no flaky \
+         elements), so the failed run stays a failure.",
     ),
     (
         "WELL-FORMED XML",
@@ -111,7 +131,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          TMPDIR, gone however the command ends); the <testsuite> start tag, which carries \
          the counts, is written at the end, followed by a copy of that file. Memory holds \
          the tests in progress and one test's attachments (and, for unique names, a count \
-         per test id).",
+         per test name; the ids of tests that failed and have not passed since). Under \
+         --flavor jenkins failed runs wait in another such file (see RETRIES).",
     ),
     cli::V1_INPUT_MAN,
     (
@@ -126,13 +147,17 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          elements have no message, its skips the reason as text rather than as message; \
          it writes no <system-out>, <system-err> or properties. python crashes (an \
          AssertionError) at a test that never finished without an attachment; here it is \
-         an error. Damaged packets are chatter, not a failing subunit.parser test. Several \
+         an error. python writes every run of a test as a case of the same name and knows \
+         no retries: its exit status is 1 for a test that failed and passed later; here \
+         that is so except under --flavor jenkins. python writes the time a test ran even \
+         when it is negative (a clock that went back); here it is 0. Damaged packets are chatter, not a failing subunit.parser test. Several \
          files may be given; they are read in order as one run.",
     ),
     (
         "EXIT STATUS",
-        "0 when no test failed; 1 when a test failed, never finished or unexpectedly \
-         succeeded; 2 on usage errors and when an input cannot be opened, an output \
+        "0 when no test failed; 1 when the report holds a failure or an error (a test \
+         failed, never finished or unexpectedly succeeded, and under --flavor jenkins did \
+         not pass later); 2 on usage errors and when an input cannot be opened, an output \
          created, or either read or written. A closed standard output ends the command \
          quietly with status 0.",
     ),
@@ -159,17 +184,26 @@ struct Report {
     suites: Vec<Suite>,
     per_worker: bool,
     unique: bool,
-    /// Times each test id was written, for unique names.
+    /// Times each (class name, name) was written, by its hash, for unique
+    /// names.
     seen: rustc_hash::FxHashMap<u64, u32>,
-    failed: bool,
+    /// Failed runs are held back to be folded into a later pass (jenkins).
+    fold_retries: bool,
+    retries: Retries,
     unfinished: Vec<String>,
     /// Output outside tests, for the first suite's `<system-out>`.
     outside: Option<BufWriter<File>>,
     case: Vec<u8>,
+    reruns: Vec<u8>,
 }
 
 impl Report {
     fn suite(&mut self, route: Option<&str>) -> io::Result<&mut Suite> {
+        let at = self.suite_index(route)?;
+        Ok(&mut self.suites[at])
+    }
+
+    fn suite_index(&mut self, route: Option<&str>) -> io::Result<usize> {
         let route = if self.per_worker { route } else { None };
         let at = match self.suites.iter().position(|s| s.route.as_deref() == route) {
             Some(at) => at,
@@ -189,7 +223,7 @@ impl Report {
                 self.suites.len() - 1
             }
         };
-        Ok(&mut self.suites[at])
+        Ok(at)
     }
 
     fn outside(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -202,16 +236,40 @@ impl Report {
         out.write_all(bytes)
     }
 
+    /// Makes (`classname`, `name`) one no case written so far had: a name
+    /// seen before gets " (run N)", N its count, or the next count free (a
+    /// test may be called "x (run 2)" itself, or two ids, as `x` and `.x`,
+    /// may split alike).
+    fn unique_name(&mut self, classname: &str, name: &mut String) {
+        let key = |name: &str| rustc_hash::FxBuildHasher.hash_one((classname, name));
+        let base = key(name);
+        let runs = self.seen.entry(base).or_insert(0);
+        *runs += 1;
+        if *runs == 1 {
+            return;
+        }
+        let stem = std::mem::take(name);
+        loop {
+            let runs = self.seen.get_mut(&base).expect("counted above");
+            name.clear();
+            name.push_str(&format!("{stem} (run {runs})"));
+            match self.seen.entry(key(name)) {
+                std::collections::hash_map::Entry::Vacant(free) => {
+                    free.insert(1);
+                    return;
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    *self.seen.get_mut(&base).expect("counted above") += 1;
+                }
+            }
+        }
+    }
+
     fn record(&mut self, record: TestRecord, finished: bool) -> io::Result<()> {
         let (classname, name) = split_id(&record.id);
         let mut name = name.to_owned();
         if self.unique {
-            let hash = rustc_hash::FxBuildHasher.hash_one(&record.id);
-            let runs = self.seen.entry(hash).or_insert(0);
-            *runs += 1;
-            if *runs > 1 {
-                name.push_str(&format!(" (run {runs})"));
-            }
+            self.unique_name(classname, &mut name);
         }
         let file = |wanted: &str| record.files.iter().find(|f| f.name == wanted);
         let traceback = file("traceback");
@@ -265,6 +323,23 @@ impl Report {
             (Some(a), Some(b)) => Some(b.as_secs_f64() - a.as_secs_f64()),
             _ => None,
         };
+        let suite = self.suite_index(record.route_code.as_deref())?;
+        let failed_run = finished && matches!(outcome, Outcome::Failure | Outcome::Error);
+        let mut reruns = std::mem::take(&mut self.reruns);
+        reruns.clear();
+        if finished && outcome == Outcome::Passed {
+            for run in self.retries.passed(&record.id, &mut reruns)? {
+                let suite = &mut self.suites[run.suite];
+                suite.tests -= 1;
+                match run.outcome {
+                    Outcome::Error => suite.errors -= 1,
+                    _ => suite.failures -= 1,
+                }
+            }
+            if !self.fold_retries {
+                reruns.clear();
+            }
+        }
         let properties: Vec<(&str, &str)> =
             record.tags.iter().map(|t| ("tag", t.as_str())).collect();
         let case = Case {
@@ -278,17 +353,25 @@ impl Report {
             properties: &properties,
             stdout: &stdout,
             stderr: &stderr,
+            reruns: &reruns,
         };
         let mut buf = std::mem::take(&mut self.case);
         buf.clear();
         case.write(&mut buf);
-        if outcome == Outcome::Failure || outcome == Outcome::Error {
-            self.failed = true;
+        let held = failed_run && self.fold_retries;
+        if failed_run {
+            let case_len = buf.len();
+            if held {
+                case.write_rerun(&mut buf);
+            }
+            let held = held.then_some((suite, outcome, &buf[..], case_len));
+            self.retries.failed(&record.id, held)?;
+            buf.truncate(case_len);
         }
         if !finished {
             self.unfinished.push(record.id.clone());
         }
-        let suite = self.suite(record.route_code.as_deref())?;
+        let suite = &mut self.suites[suite];
         suite.tests += 1;
         match outcome {
             Outcome::Failure => suite.failures += 1,
@@ -304,9 +387,17 @@ impl Report {
                 suite.last = Some(ts);
             }
         }
-        suite.cases.write_all(&buf)?;
+        if !held {
+            suite.cases.write_all(&buf)?;
+        }
         self.case = buf;
+        self.reruns = reruns;
         Ok(())
+    }
+
+    /// Whether the report holds a failure or an error.
+    fn failed(&self) -> bool {
+        self.suites.iter().any(|s| s.failures + s.errors > 0)
     }
 
     /// Writes the document: each suite's start tag with its counts, then
@@ -359,6 +450,7 @@ impl Report {
             let file = suite.cases.get_mut();
             file.rewind()?;
             io::copy(file, out)?;
+            self.retries.write_failures(i, out)?;
             if i == 0
                 && let Some(outside) = &mut outside
             {
@@ -405,10 +497,12 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         per_worker: args.suite_per_worker,
         unique: args.flavor != Some(Flavor::Jenkins),
         seen: Default::default(),
-        failed: false,
+        fold_retries: args.flavor == Some(Flavor::Jenkins),
+        retries: Retries::default(),
         unfinished: Vec::new(),
         outside: None,
         case: Vec::new(),
+        reruns: Vec::new(),
     };
     let mut recorder = Recorder::new();
     let mut log = ReadLog::default();
@@ -481,8 +575,20 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
             report.unfinished.len() - NAMED
         );
     }
+    let flaky = &report.retries.flaky;
+    for (id, times) in flaky.iter().take(NAMED) {
+        let times = if *times == 1 {
+            "once".to_owned()
+        } else {
+            format!("{times} times")
+        };
+        eprintln!("{NAME}: flaky: {id} (failed {times}, then passed)");
+    }
+    if flaky.len() > NAMED {
+        eprintln!("{NAME}: ... and {} more flaky tests", flaky.len() - NAMED);
+    }
     log.report(NAME);
-    Ok(if report.failed {
+    Ok(if report.failed() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
