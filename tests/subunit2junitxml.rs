@@ -459,7 +459,7 @@ fn our_report_reads_back_through_junitxml2subunit() {
     }
 }
 
-/// Test cases (classname, name, outcome) as python's subunit2junitxml
+/// Test cases (classname, name, outcome, time) as python's subunit2junitxml
 /// writes them, where it writes valid XML: with --no-passthrough and
 /// streams where no test ends unfinished or without an attachment.
 #[test]
@@ -500,10 +500,9 @@ fn compare(bin: &Path, path: &Path) -> bool {
         return false;
     }
     let us = junit(&std::fs::read(path).unwrap(), &["--no-passthrough"]);
-    let strip = |c: Vec<(String, String, String, Option<String>)>| -> Vec<_> {
-        c.into_iter().map(|(a, b, c, _)| (a, b, c)).collect()
-    };
-    let (mut a, mut b) = (strip(cases(&us.stdout)), strip(cases(&py.stdout)));
+    // Times too: both take each timestamp to the microsecond and round the
+    // same way.
+    let (mut a, mut b) = (cases(&us.stdout), cases(&py.stdout));
     a.sort();
     b.sort();
     assert_eq!(a, b, "{}: test cases", path.display());
@@ -514,4 +513,97 @@ fn compare(bin: &Path, path: &Path) -> bool {
         path.display()
     );
     true
+}
+
+/// The report with the padding of start tags written in place taken out.
+fn unpadded(xml: &[u8]) -> String {
+    let text = String::from_utf8_lossy(xml);
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        match line.strip_suffix(">\n") {
+            Some(tag) if line.trim_start().starts_with("<testsuite") => {
+                out.push_str(tag.trim_end());
+                out.push_str(">\n");
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_report_in_a_file_is_written_in_place_and_says_the_same() {
+    let dir = TempDir::new("junit-in-place");
+    let mut streams: Vec<Vec<u8>> = generated_runs()
+        .into_iter()
+        .take(2)
+        .map(|(_, s)| s)
+        .collect();
+    streams.extend(awkward_streams().into_iter().map(|(_, s)| s));
+    let mut retry = Vec::new();
+    run(&mut retry, "a.b.t", Status::Fail, Some("Traceback\nx"), "0");
+    run(&mut retry, "a.b.t", Status::Success, None, "1");
+    run(&mut retry, "a.b.u", Status::Fail, Some("Traceback\ny"), "0");
+    streams.push(retry);
+    for (n, stream) in streams.iter().enumerate() {
+        let input = dir.path(&format!("in-{n}.subunit"));
+        std::fs::write(&input, stream).unwrap();
+        // Chatter goes on to standard output with -o but into the report
+        // without it: leave it out to compare the two.
+        for flavor in [
+            &["--no-passthrough", "--flavor", "jenkins"][..],
+            &["--no-passthrough"],
+            &["--no-passthrough", "--suite-per-worker"],
+        ] {
+            let piped = junit(stream, flavor);
+            // -o PATH, and standard output sent to a file.
+            let path = dir.path("report.xml");
+            let mut cmd = ours("subunit2junitxml");
+            cmd.stderr(std::process::Stdio::null());
+            cmd.args(flavor).arg("-o").arg(&path).arg(&input);
+            let status = cmd.status().unwrap();
+            assert_eq!(status.code(), piped.status.code());
+            let written = std::fs::read(&path).unwrap();
+            let mut cmd = ours("subunit2junitxml");
+            cmd.stderr(std::process::Stdio::null());
+            cmd.args(flavor).arg(&input);
+            cmd.stdout(std::fs::File::create(&path).unwrap());
+            cmd.status().unwrap();
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                written,
+                "{n} {flavor:?}: -o and >"
+            );
+            validate(&written, "in place");
+            assert_eq!(
+                unpadded(&written),
+                unpadded(&piped.stdout),
+                "{n} {flavor:?}"
+            );
+            if flavor.contains(&"--suite-per-worker") {
+                assert_eq!(
+                    written, piped.stdout,
+                    "{n}: several suites are copied, not padded"
+                );
+            }
+            // Appended to (>>): offsets are not kept, so written at the end.
+            std::fs::write(&path, b"before\n").unwrap();
+            let mut cmd = ours("subunit2junitxml");
+            cmd.stderr(std::process::Stdio::null());
+            cmd.args(flavor).arg(&input);
+            cmd.stdout(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap(),
+            );
+            cmd.status().unwrap();
+            let appended = std::fs::read(&path).unwrap();
+            assert!(appended.starts_with(b"before\n"), "{n} {flavor:?}: >> kept");
+            assert!(
+                appended[7..] == piped.stdout[..],
+                "{n} {flavor:?}: >> as piped"
+            );
+        }
+    }
 }

@@ -11,55 +11,153 @@
 
 use std::borrow::Cow;
 
+use crate::codec::packet::Timestamp;
+
+/// The bytes [`escape`] looks at; every other byte is copied as it is.
+const fn special(attribute: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    if !attribute {
+        table[b'\t' as usize] = false;
+        table[b'\n' as usize] = false;
+    }
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'&' as usize] = true;
+    table[b'"' as usize] = attribute;
+    // The first byte of U+FFFE and U+FFFF (and of the rest of U+F000..).
+    table[0xef] = true;
+    table
+}
+
+const IN_TEXT: [bool; 256] = special(false);
+const IN_ATTRIBUTE: [bool; 256] = special(true);
+
 /// Appends `bytes` as XML character data (`attribute` set: as the value of
 /// a double-quoted attribute, where tab and LF are written as references
 /// so that attribute normalisation keeps them).
 pub fn escape(bytes: &[u8], attribute: bool, out: &mut Vec<u8>) {
-    let text: Cow<'_, str> = String::from_utf8_lossy(bytes);
-    let text = text.as_bytes();
-    let mut done = 0;
-    let mut i = 0;
-    while i < text.len() {
-        let b = text[i];
-        let replacement: Option<&[u8]> = match b {
-            b'<' => Some(b"&lt;"),
-            b'>' => Some(b"&gt;"),
-            b'&' => Some(b"&amp;"),
-            b'"' if attribute => Some(b"&quot;"),
-            b'\t' if attribute => Some(b"&#9;"),
-            b'\n' if attribute => Some(b"&#10;"),
-            b'\r' => Some(b"&#13;"),
-            b'\t' | b'\n' => None,
-            0..=0x1f => Some(b""),
+    let text: Cow<'_, [u8]> = match std::str::from_utf8(bytes) {
+        Ok(_) => Cow::Borrowed(bytes),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).into_owned().into_bytes()),
+    };
+    let table = if attribute { &IN_ATTRIBUTE } else { &IN_TEXT };
+    let mut rest = &text[..];
+    while let Some(at) = rest.iter().position(|&b| table[usize::from(b)]) {
+        out.extend_from_slice(&rest[..at]);
+        let b = rest[at];
+        let mut used = 1;
+        match b {
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'"' => out.extend_from_slice(b"&quot;"),
+            b'\t' => out.extend_from_slice(b"&#9;"),
+            b'\n' => out.extend_from_slice(b"&#10;"),
+            b'\r' => out.extend_from_slice(b"&#13;"),
             // U+FFFE and U+FFFF: EF BF BE / EF BF BF.
-            0xef if text.get(i + 1) == Some(&0xbf)
-                && matches!(text.get(i + 2), Some(0xbe | 0xbf)) =>
+            0xef if rest.get(at + 1) == Some(&0xbf)
+                && matches!(rest.get(at + 2), Some(0xbe | 0xbf)) =>
             {
-                Some(b"")
-            }
-            _ => None,
-        };
-        if let Some(replacement) = replacement {
-            out.extend_from_slice(&text[done..i]);
-            if replacement.is_empty() && b == 0xef {
-                let which = if text[i + 2] == 0xbe { "FFFE" } else { "FFFF" };
-                out.extend_from_slice(b"\\u");
-                out.extend_from_slice(which.as_bytes());
-                i += 3;
-            } else {
-                if replacement.is_empty() {
-                    out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+                let which: &[u8] = if rest[at + 2] == 0xbe {
+                    b"\\uFFFE"
                 } else {
-                    out.extend_from_slice(replacement);
-                }
-                i += 1;
+                    b"\\uFFFF"
+                };
+                out.extend_from_slice(which);
+                used = 3;
             }
-            done = i;
-        } else {
-            i += 1;
+            0xef => out.push(b),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
+            }
+        }
+        rest = &rest[at + used..];
+    }
+    out.extend_from_slice(rest);
+}
+
+/// A test's time as python's junitxml gives it, so that both write the same
+/// `time`: each timestamp to the nearest microsecond (ties to even), as
+/// python-subunit makes a `datetime` of it, and the difference of the two.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seconds {
+    micros: i64,
+}
+
+impl Seconds {
+    /// From `start` to `stop`.
+    pub fn between(start: Timestamp, stop: Timestamp) -> Seconds {
+        let micros = |t: Timestamp| {
+            let (whole, part) = (t.nanos / 1000, t.nanos % 1000);
+            let round = part > 500 || (part == 500 && whole % 2 == 1);
+            i64::from(t.seconds) * 1_000_000 + i64::from(whole + u32::from(round))
+        };
+        Seconds {
+            micros: micros(stop) - micros(start),
         }
     }
-    out.extend_from_slice(&text[done..]);
+
+    /// Appends the seconds with three decimals, as python's `"%0.3f"` of
+    /// its float `seconds + 0.000001 * microseconds`; a negative time (a
+    /// clock that went back) is written as 0.000.
+    pub fn write(self, out: &mut Vec<u8>) {
+        let micros = self.micros.max(0);
+        let (whole, part) = (micros / 1_000_000, micros % 1_000_000);
+        // Rounding the float can only differ from rounding the exact value
+        // at a tie (a remainder of 500) or where the float has too few
+        // bits left for the microseconds: there, do as python does.
+        if part % 1000 == 500 || whole >= 1 << 20 {
+            let float = whole as f64 + 0.000001 * part as f64;
+            out.extend_from_slice(format!("{float:.3}").as_bytes());
+            return;
+        }
+        let millis = whole * 1000 + (part + 500) / 1000;
+        push_number((millis / 1000) as u64, out);
+        let fraction = (millis % 1000) as usize;
+        out.extend_from_slice(&[
+            b'.',
+            DIGITS[fraction / 100],
+            DIGITS[fraction / 10 % 10],
+            DIGITS[fraction % 10],
+        ]);
+    }
+}
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = Vec::with_capacity(16);
+        self.write(&mut text);
+        f.write_str(std::str::from_utf8(&text).expect("digits and a dot"))
+    }
+}
+
+const DIGITS: &[u8; 10] = b"0123456789";
+
+/// Appends `n` in decimal.
+pub fn push_number(n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = DIGITS[(rest % 10) as usize];
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Splits a test id as python's junitxml does: at the last dot before the
@@ -93,8 +191,8 @@ pub struct Case<'a> {
     pub classname: &'a str,
     /// The name.
     pub name: &'a str,
-    /// Its duration in seconds, if known.
-    pub time: Option<f64>,
+    /// Its duration, if known.
+    pub time: Option<Seconds>,
     /// How it ended.
     pub outcome: Outcome,
     /// The outcome element's `message` attribute.
@@ -103,8 +201,8 @@ pub struct Case<'a> {
     pub kind: Option<&'a str>,
     /// The outcome element's text.
     pub text: Option<&'a [u8]>,
-    /// Properties (name, value) of the case.
-    pub properties: &'a [(&'a str, &'a str)],
+    /// Its tags, written as properties named `tag`.
+    pub tags: &'a [String],
     /// Text for `<system-out>`.
     pub stdout: &'a [u8],
     /// Text for `<system-err>`.
@@ -123,16 +221,16 @@ impl Case<'_> {
         escape(self.name.as_bytes(), true, out);
         out.extend_from_slice(b"\"");
         if let Some(time) = self.time {
-            out.extend_from_slice(format!(" time=\"{:.3}\"", time.max(0.0)).as_bytes());
+            out.extend_from_slice(b" time=\"");
+            time.write(out);
+            out.push(b'"');
         }
         out.extend_from_slice(b">\n");
-        if !self.properties.is_empty() {
+        if !self.tags.is_empty() {
             out.extend_from_slice(b"      <properties>\n");
-            for (name, value) in self.properties {
-                out.extend_from_slice(b"        <property name=\"");
-                escape(name.as_bytes(), true, out);
-                out.extend_from_slice(b"\" value=\"");
-                escape(value.as_bytes(), true, out);
+            for tag in self.tags {
+                out.extend_from_slice(b"        <property name=\"tag\" value=\"");
+                escape(tag.as_bytes(), true, out);
                 out.extend_from_slice(b"\"/>\n");
             }
             out.extend_from_slice(b"      </properties>\n");
@@ -250,6 +348,60 @@ mod tests {
             "&lt;a &amp; b&gt;&#13;\n\t\""
         );
         assert_eq!(escaped(b"\"\t\n", true), "&quot;&#9;&#10;");
+    }
+
+    fn written(seconds: Seconds) -> String {
+        let mut out = Vec::new();
+        seconds.write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn times_round_as_pythons_float_does() {
+        // Every remainder of a millisecond, over a few seconds and far out:
+        // the integer rounding agrees with rounding python's float.
+        for whole in [
+            0i64,
+            1,
+            59,
+            3599,
+            86_399,
+            (1 << 20) - 1,
+            1 << 20,
+            4_000_000_000,
+        ] {
+            for part in (0..1_000_000)
+                .step_by(7)
+                .chain([499, 500, 501, 999_499, 999_500, 999_999])
+            {
+                let seconds = Seconds {
+                    micros: whole * 1_000_000 + part,
+                };
+                let float = whole as f64 + 0.000001 * part as f64;
+                assert_eq!(
+                    written(seconds),
+                    format!("{float:.3}"),
+                    "{whole} s {part} us"
+                );
+            }
+        }
+        assert_eq!(written(Seconds { micros: -5 }), "0.000");
+    }
+
+    #[test]
+    fn timestamps_are_taken_to_the_nearest_microsecond_ties_to_even() {
+        let at = |nanos| Timestamp { seconds: 10, nanos };
+        let micros = |start, stop| Seconds::between(at(start), at(stop)).micros;
+        assert_eq!(micros(0, 1_499), 1);
+        assert_eq!(micros(0, 1_500), 2);
+        assert_eq!(micros(0, 2_500), 2);
+        assert_eq!(micros(0, 2_501), 3);
+        assert_eq!(micros(500, 1_000), 1, "0.5 us rounds to 0");
+        let later = Timestamp {
+            seconds: 12,
+            nanos: 0,
+        };
+        assert_eq!(Seconds::between(at(999_999_600), later).micros, 1_000_000);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::hash::BuildHasher;
 use std::io::{self, BufWriter, Seek, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,13 +12,14 @@ use clap::{Parser, ValueEnum};
 
 use crate::cli::{self, Error, ReadLog};
 use crate::codec::encode::{Event, encode};
-use crate::codec::packet::{Status, Timestamp};
-use crate::formats::junit_write::{Case, Outcome, escape, split_id};
-use crate::formats::v1::python_time;
+use crate::codec::packet::Status;
+use crate::formats::junit_write::{Case, Outcome, Seconds, escape, split_id};
 use crate::results::record::{Recorder, TestRecord};
 use crate::stream::reader::{Item, StreamReader};
 
+mod document;
 mod retries;
+use document::{Counts, InPlace};
 use retries::Retries;
 
 /// The command's name.
@@ -110,7 +112,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          the same stream, as when a run's failures are run again and both streams given, \
          is flaky: it is named on standard error (\"flaky: ID (failed once, then passed)\"; \
          at most 10, then a count). Under --flavor jenkins it is one passing <testcase> \
-         holding a <flakyFailure> (<flakyError> for an error) per failed run, with its \
+         holding a <flakyFailure> per failed run, with its \
          message and type, the traceback as <stackTrace> and the run's <system-out> and \
          <system-err>, as Surefire writes reruns; failed runs are held back until a pass \
          or the end of the stream, so those that stay failures come after the other cases \
@@ -127,9 +129,14 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "MEMORY",
-        "Each test is written as it ends into an anonymous temporary file (one per suite, in \
-         TMPDIR, gone however the command ends); the <testsuite> start tag, which carries \
-         the counts, is written at the end, followed by a copy of that file. Memory holds \
+        "The counts are attributes of the start tags, known only at the end. In a regular \
+         file (-o PATH, or standard output sent to one with >) and with one suite, the \
+         report is written as tests end: start tags as wide as they can ever be come \
+         first, and at the end the real ones are written over them, padded with spaces \
+         before the closing > (a report appended to with >> is written as on a pipe). On a \
+         pipe, or with --suite-per-worker, each test is written as it ends into an \
+         anonymous temporary file (one per suite, in TMPDIR, gone however the command \
+         ends) and each suite's start tag, then a copy of that file, at the end. Memory holds \
          the tests in progress and one test's attachments (and, for unique names, a count \
          per test name; the ids of tests that failed and have not passed since). Under \
          --flavor jenkins failed runs wait in another such file (see RETRIES).",
@@ -150,7 +157,10 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          an error. python writes every run of a test as a case of the same name and knows \
          no retries: its exit status is 1 for a test that failed and passed later; here \
          that is so except under --flavor jenkins. python writes the time a test ran even \
-         when it is negative (a clock that went back); here it is 0. Damaged packets are chatter, not a failing subunit.parser test. Several \
+         when it is negative (a clock that went back); here it is 0; it gives a test that \
+         never finished 0.000, here it has no time. Otherwise times are python's to the \
+         millisecond: each timestamp is taken to the microsecond and rounded as python \
+         rounds. Damaged packets are chatter, not a failing subunit.parser test. Several \
          files may be given; they are read in order as one run.",
     ),
     (
@@ -164,37 +174,39 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
 ];
 
 /// A case's outcome, message, type and text.
-type Written<'a> = (Outcome, Option<Vec<u8>>, Option<&'a str>, Option<&'a [u8]>);
+type Written<'a> = (Outcome, Option<&'a [u8]>, Option<&'a str>, Option<&'a [u8]>);
 
 /// One `<testsuite>` being written.
 struct Suite {
     name: String,
     route: Option<String>,
-    cases: BufWriter<File>,
-    tests: u64,
-    failures: u64,
-    errors: u64,
-    skipped: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+    /// Its cases until the end (none when the report is written in place).
+    cases: Option<BufWriter<File>>,
+    counts: Counts,
 }
 
 /// The report being built.
 struct Report {
     suites: Vec<Suite>,
+    /// The one suite's cases go straight into the report's file.
+    in_place: Option<InPlace>,
     per_worker: bool,
     unique: bool,
-    /// Times each (class name, name) was written, by its hash, for unique
-    /// names.
-    seen: rustc_hash::FxHashMap<u64, u32>,
+    /// The (class name, name) of each case written, by its hash, for
+    /// unique names; and how many times those written more than once were.
+    seen: rustc_hash::FxHashSet<u64>,
+    runs: rustc_hash::FxHashMap<u64, u32>,
     /// Failed runs are held back to be folded into a later pass (jenkins).
     fold_retries: bool,
     retries: Retries,
     unfinished: Vec<String>,
     /// Output outside tests, for the first suite's `<system-out>`.
     outside: Option<BufWriter<File>>,
+    /// Buffers kept from one test to the next.
     case: Vec<u8>,
     reruns: Vec<u8>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
 }
 
 impl Report {
@@ -208,17 +220,17 @@ impl Report {
         let at = match self.suites.iter().position(|s| s.route.as_deref() == route) {
             Some(at) => at,
             None => {
-                let file = crate::os::unlinked_temp_file(&std::env::temp_dir())?;
+                let cases = match self.in_place {
+                    Some(_) => None,
+                    None => Some(BufWriter::new(crate::os::unlinked_temp_file(
+                        &std::env::temp_dir(),
+                    )?)),
+                };
                 self.suites.push(Suite {
-                    name: route.map_or_else(|| "subunit".to_owned(), |r| format!("worker-{r}")),
+                    name: route.map_or_else(|| SUITE.to_owned(), |r| format!("worker-{r}")),
                     route: route.map(str::to_owned),
-                    cases: BufWriter::new(file),
-                    tests: 0,
-                    failures: 0,
-                    errors: 0,
-                    skipped: 0,
-                    first: None,
-                    last: None,
+                    cases,
+                    counts: Counts::default(),
                 });
                 self.suites.len() - 1
             }
@@ -240,74 +252,76 @@ impl Report {
     /// seen before gets " (run N)", N its count, or the next count free (a
     /// test may be called "x (run 2)" itself, or two ids, as `x` and `.x`,
     /// may split alike).
-    fn unique_name(&mut self, classname: &str, name: &mut String) {
+    fn unique_name(&mut self, classname: &str, name: &mut std::borrow::Cow<'_, str>) {
         let key = |name: &str| rustc_hash::FxBuildHasher.hash_one((classname, name));
         let base = key(name);
-        let runs = self.seen.entry(base).or_insert(0);
-        *runs += 1;
-        if *runs == 1 {
+        if self.seen.insert(base) {
             return;
         }
-        let stem = std::mem::take(name);
+        let stem = name.to_string();
+        let name = name.to_mut();
         loop {
-            let runs = self.seen.get_mut(&base).expect("counted above");
+            let runs = self.runs.entry(base).or_insert(1);
+            *runs += 1;
             name.clear();
-            name.push_str(&format!("{stem} (run {runs})"));
-            match self.seen.entry(key(name)) {
-                std::collections::hash_map::Entry::Vacant(free) => {
-                    free.insert(1);
-                    return;
-                }
-                std::collections::hash_map::Entry::Occupied(_) => {
-                    *self.seen.get_mut(&base).expect("counted above") += 1;
-                }
+            use std::fmt::Write;
+            write!(name, "{stem} (run {runs})").expect("a String takes any text");
+            if self.seen.insert(key(name)) {
+                return;
             }
         }
     }
 
     fn record(&mut self, record: TestRecord, finished: bool) -> io::Result<()> {
         let (classname, name) = split_id(&record.id);
-        let mut name = name.to_owned();
+        let mut name = std::borrow::Cow::Borrowed(name);
         if self.unique {
             self.unique_name(classname, &mut name);
         }
         let file = |wanted: &str| record.files.iter().find(|f| f.name == wanted);
         let traceback = file("traceback");
         let reason = file("reason");
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let (mut stdout, mut stderr) = (
+            std::mem::take(&mut self.stdout),
+            std::mem::take(&mut self.stderr),
+        );
+        stdout.clear();
+        stderr.clear();
         for f in &record.files {
             if f.name.ends_with("stderr") {
                 stderr.extend_from_slice(&f.content);
             } else if f.name.ends_with("stdout") {
                 stdout.extend_from_slice(&f.content);
             } else if f.name != "traceback" && f.name != "reason" {
-                stdout.extend_from_slice(format!("[attachment {}]\n", f.name).as_bytes());
+                stdout.extend_from_slice(b"[attachment ");
+                stdout.extend_from_slice(f.name.as_bytes());
+                stdout.extend_from_slice(b"]\n");
                 stdout.extend_from_slice(&f.content);
                 if !f.content.ends_with(b"\n") {
                     stdout.push(b'\n');
                 }
             }
         }
-        let first_line = |text: &[u8]| -> Vec<u8> {
+        fn first_line(text: &[u8]) -> &[u8] {
             let line = text.split(|&b| b == b'\n').find(|l| !l.is_empty());
-            line.unwrap_or_default().to_vec()
-        };
+            line.unwrap_or_default()
+        }
         let status = record.status;
         let (outcome, message, kind, text): Written<'_> = if !finished {
             let last = record.files.last().map(|f| f.content.as_slice());
-            (Outcome::Error, Some(b"did not finish".to_vec()), None, last)
+            (Outcome::Error, Some(&b"did not finish"[..]), None, last)
         } else {
             match status {
                 Some(Status::Success | Status::XFail) => (Outcome::Passed, None, None, None),
                 Some(Status::Skip) => (
                     Outcome::Skipped,
-                    reason.map(|r| r.content.clone()),
+                    reason.map(|r| r.content.as_slice()),
                     None,
                     None,
                 ),
                 Some(Status::UxSuccess) => (
                     Outcome::Failure,
-                    Some(b"unexpected success".to_vec()),
+                    Some(&b"unexpected success"[..]),
                     Some("unittest.case._UnexpectedSuccess"),
                     None,
                 ),
@@ -320,7 +334,7 @@ impl Report {
             }
         };
         let time = match (record.start, record.stop) {
-            (Some(a), Some(b)) => Some(b.as_secs_f64() - a.as_secs_f64()),
+            (Some(a), Some(b)) => Some(Seconds::between(a, b)),
             _ => None,
         };
         let suite = self.suite_index(record.route_code.as_deref())?;
@@ -329,28 +343,21 @@ impl Report {
         reruns.clear();
         if finished && outcome == Outcome::Passed {
             for run in self.retries.passed(&record.id, &mut reruns)? {
-                let suite = &mut self.suites[run.suite];
-                suite.tests -= 1;
-                match run.outcome {
-                    Outcome::Error => suite.errors -= 1,
-                    _ => suite.failures -= 1,
-                }
+                self.suites[run.suite].counts.uncount(run.outcome);
             }
             if !self.fold_retries {
                 reruns.clear();
             }
         }
-        let properties: Vec<(&str, &str)> =
-            record.tags.iter().map(|t| ("tag", t.as_str())).collect();
         let case = Case {
             classname,
             name: &name,
             time,
             outcome,
-            message: message.as_deref(),
+            message,
             kind,
             text,
-            properties: &properties,
+            tags: &record.tags,
             stdout: &stdout,
             stderr: &stderr,
             reruns: &reruns,
@@ -372,104 +379,95 @@ impl Report {
             self.unfinished.push(record.id.clone());
         }
         let suite = &mut self.suites[suite];
-        suite.tests += 1;
-        match outcome {
-            Outcome::Failure => suite.failures += 1,
-            Outcome::Error => suite.errors += 1,
-            Outcome::Skipped => suite.skipped += 1,
-            Outcome::Passed => {}
-        }
+        suite.counts.count(outcome);
         for ts in [record.start, record.stop].into_iter().flatten() {
-            if suite.first.is_none_or(|f| ts < f) {
-                suite.first = Some(ts);
-            }
-            if suite.last.is_none_or(|l| ts > l) {
-                suite.last = Some(ts);
-            }
+            suite.counts.saw(ts);
         }
         if !held {
-            suite.cases.write_all(&buf)?;
+            match (&mut suite.cases, &mut self.in_place) {
+                (Some(cases), _) => cases.write_all(&buf)?,
+                (None, Some(in_place)) => in_place.out.write_all(&buf)?,
+                (None, None) => unreachable!("a suite without its cases' file is written in place"),
+            }
         }
         self.case = buf;
         self.reruns = reruns;
+        self.stdout = stdout;
+        self.stderr = stderr;
         Ok(())
     }
 
     /// Whether the report holds a failure or an error.
     fn failed(&self) -> bool {
-        self.suites.iter().any(|s| s.failures + s.errors > 0)
+        self.suites
+            .iter()
+            .any(|s| s.counts.failures + s.counts.errors > 0)
     }
 
     /// Writes the document: each suite's start tag with its counts, then
-    /// a copy of its cases.
+    /// a copy of its cases (or, written in place, what follows the cases,
+    /// then the start tags over the widest ones).
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
         if self.suites.is_empty() {
             self.suite(None)?;
         }
-        let sum = |f: fn(&Suite) -> u64| self.suites.iter().map(f).sum::<u64>();
-        let (tests, failures, errors, skipped) = (
-            sum(|s| s.tests),
-            sum(|s| s.failures),
-            sum(|s| s.errors),
-            sum(|s| s.skipped),
-        );
-        let first = self.suites.iter().filter_map(|s| s.first).min();
-        let last = self.suites.iter().filter_map(|s| s.last).max();
-        let span = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
-            (Some(a), Some(b)) => b.as_secs_f64() - a.as_secs_f64(),
-            _ => 0.0,
-        };
-        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
-        writeln!(
-            out,
-            "<testsuites tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" \
-             skipped=\"{skipped}\" time=\"{:.3}\">",
-            span(first, last)
-        )?;
+        let mut run = Counts::default();
+        for suite in &self.suites {
+            run.add(&suite.counts);
+        }
         let mut outside = self.outside.take();
-        for (i, suite) in self.suites.iter_mut().enumerate() {
-            let mut name = Vec::new();
-            escape(suite.name.as_bytes(), true, &mut name);
-            write!(
-                out,
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" \
-                 skipped=\"{}\" time=\"{:.3}\"",
-                String::from_utf8_lossy(&name),
-                suite.tests,
-                suite.failures,
-                suite.errors,
-                suite.skipped,
-                span(suite.first, suite.last)
-            )?;
-            if let Some(first) = suite.first {
-                let text = python_time(first);
-                write!(out, " timestamp=\"{}\"", text[..19].replace(' ', "T"))?;
-            }
-            writeln!(out, ">")?;
-            suite.cases.flush()?;
-            let file = suite.cases.get_mut();
+        if let Some(mut in_place) = self.in_place.take() {
+            self.suite_end(0, &mut outside, &mut in_place.out)?;
+            writeln!(in_place.out, "</testsuites>")?;
+            return in_place.finish(&run, SUITE, &self.suites[0].counts);
+        }
+        let mut tag = Vec::new();
+        document::head(&run, 0, &mut tag);
+        out.write_all(&tag)?;
+        for i in 0..self.suites.len() {
+            let suite = &mut self.suites[i];
+            tag.clear();
+            document::suite_tag(&suite.name, &suite.counts, 0, &mut tag);
+            out.write_all(&tag)?;
+            let cases = suite.cases.as_mut().expect("not written in place");
+            cases.flush()?;
+            let file = cases.get_mut();
             file.rewind()?;
             io::copy(file, out)?;
-            self.retries.write_failures(i, out)?;
-            if i == 0
-                && let Some(outside) = &mut outside
-            {
-                outside.flush()?;
-                let file = outside.get_mut();
-                file.rewind()?;
-                let mut bytes = Vec::new();
-                io::Read::read_to_end(file, &mut bytes)?;
-                let mut text = Vec::new();
-                escape(&bytes, false, &mut text);
-                out.write_all(b"    <system-out>")?;
-                out.write_all(&text)?;
-                out.write_all(b"</system-out>\n")?;
-            }
-            writeln!(out, "  </testsuite>")?;
+            self.suite_end(i, &mut outside, out)?;
         }
         writeln!(out, "</testsuites>")
     }
+
+    /// What follows a suite's cases: its failed runs held back, the output
+    /// outside tests (in the first suite) and its end tag.
+    fn suite_end(
+        &self,
+        suite: usize,
+        outside: &mut Option<BufWriter<File>>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        self.retries.write_failures(suite, out)?;
+        if suite == 0
+            && let Some(outside) = outside
+        {
+            outside.flush()?;
+            let file = outside.get_mut();
+            file.rewind()?;
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(file, &mut bytes)?;
+            let mut text = Vec::new();
+            escape(&bytes, false, &mut text);
+            out.write_all(b"    <system-out>")?;
+            out.write_all(&text)?;
+            out.write_all(b"</system-out>\n")?;
+        }
+        writeln!(out, "  </testsuite>")
+    }
 }
+
+/// The name of the run's suite (with --suite-per-worker, `worker-ROUTE`).
+const SUITE: &str = "subunit";
 
 /// Runs `subunit2junitxml`.
 pub fn run(args: &Args) -> Result<ExitCode, Error> {
@@ -481,28 +479,50 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     }
     let inputs = cli::open_inputs(&args.files)?;
     let mut xml_file = match &args.output_to {
-        Some(path) => Some(BufWriter::new(File::create(path).map_err(|source| {
-            Error::Create {
-                path: path.clone(),
-                source,
-            }
-        })?)),
+        Some(path) => Some(File::create(path).map_err(|source| Error::Create {
+            path: path.clone(),
+            source,
+        })?),
         None => None,
     };
-    let mut out = cli::stdout();
     let to_file = xml_file.is_some();
+    // One suite in a regular file: written as it goes (see document.rs).
+    let mut in_place = None;
+    if !args.suite_per_worker {
+        let file = match xml_file.take() {
+            Some(file) => Some(file),
+            None => io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .ok()
+                .map(File::from),
+        };
+        if let Some(file) = file {
+            match InPlace::start(file, SUITE)? {
+                Ok(started) => in_place = Some(started),
+                Err(file) if to_file => xml_file = Some(file),
+                Err(_) => {}
+            }
+        }
+    }
+    let mut xml_file = xml_file.map(BufWriter::new);
+    let mut out = cli::stdout();
     let others = !args.no_passthrough;
     let mut report = Report {
         suites: Vec::new(),
+        in_place,
         per_worker: args.suite_per_worker,
         unique: args.flavor != Some(Flavor::Jenkins),
         seen: Default::default(),
+        runs: Default::default(),
         fold_retries: args.flavor == Some(Flavor::Jenkins),
         retries: Retries::default(),
         unfinished: Vec::new(),
         outside: None,
         case: Vec::new(),
         reruns: Vec::new(),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
     };
     let mut recorder = Recorder::new();
     let mut log = ReadLog::default();

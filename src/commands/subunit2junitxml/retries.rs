@@ -2,7 +2,7 @@
 //!
 //! Every flavor names such tests in the summary. Under `--flavor jenkins`
 //! the failed runs are also folded into the passing case as Surefire's
-//! `<flakyFailure>`/`<flakyError>`: a failed run is held back (in a
+//! `<flakyFailure>` elements: a failed run is held back (in a
 //! temporary file, not memory) rather than written, since only a later
 //! pass or the end of the stream tells whether it stays a failure.
 
