@@ -67,6 +67,38 @@ pub struct Recorder {
     opened: u64,
     /// The key of the packet at hand, built in place.
     key: String,
+    /// Buffers of records handed back by [`Recorder::recycle`], for new
+    /// records to fill rather than allocate.
+    spare: Spare,
+}
+
+/// Buffers kept for reuse (a few: enough for the tests in progress of a
+/// typical run to be made of them).
+#[derive(Debug, Default)]
+struct Spare {
+    records: Vec<TestRecord>,
+    files: Vec<RecordFile>,
+    strings: Vec<String>,
+}
+
+impl Spare {
+    const KEPT: usize = 64;
+
+    fn string(&mut self, text: &str) -> String {
+        match self.strings.pop() {
+            Some(mut string) => {
+                string.clear();
+                string.push_str(text);
+                string
+            }
+            None => text.to_owned(),
+        }
+    }
+
+    fn keep_strings(&mut self, strings: impl Iterator<Item = String>) {
+        let room = Self::KEPT.saturating_sub(self.strings.len());
+        self.strings.extend(strings.take(room));
+    }
 }
 
 impl Recorder {
@@ -83,14 +115,22 @@ impl Recorder {
         let timestamp = packet.timestamp();
         Self::key(&mut self.key, id, route);
         let opened = &mut self.opened;
+        let spare = &mut self.spare;
         let (_, record) = self.open.entry_ref(self.key.as_str()).or_insert_with(|| {
             *opened += 1;
-            let record = TestRecord {
-                id: id.to_owned(),
-                route_code: route.map(str::to_owned),
-                start: timestamp,
-                ..TestRecord::default()
-            };
+            let mut record = spare.records.pop().unwrap_or_default();
+            record.id.clear();
+            record.id.push_str(id);
+            match (route, &mut record.route_code) {
+                (Some(route), Some(kept)) => {
+                    kept.clear();
+                    kept.push_str(route);
+                }
+                (route, kept) => *kept = route.map(str::to_owned),
+            }
+            record.status = None;
+            record.start = timestamp;
+            record.stop = None;
             (*opened, record)
         });
         let status = packet.status();
@@ -101,15 +141,21 @@ impl Recorder {
         if let Some(file) = packet.file().filter(|f| !f.content.is_empty()) {
             match record.files.iter_mut().find(|f| f.name == file.name) {
                 Some(known) => known.content.extend_from_slice(file.content),
-                None => record.files.push(RecordFile {
-                    name: file.name.to_owned(),
-                    mime: packet.mime().map(str::to_owned),
-                    content: file.content.to_vec(),
-                }),
+                None => {
+                    let mut kept = self.spare.files.pop().unwrap_or_default();
+                    kept.name.clear();
+                    kept.name.push_str(file.name);
+                    kept.mime = packet.mime().map(str::to_owned);
+                    kept.content.clear();
+                    kept.content.extend_from_slice(file.content);
+                    record.files.push(kept);
+                }
             }
         }
         if let Some(tags) = packet.tags() {
-            record.tags = tags.map(str::to_owned).collect();
+            let old = std::mem::take(&mut record.tags);
+            self.spare.keep_strings(old.into_iter());
+            record.tags = tags.map(|t| self.spare.string(t)).collect();
         }
         if matches!(status, Status::Unset | Status::InProgress) {
             return None;
@@ -127,6 +173,19 @@ impl Recorder {
         if let Some(route) = route {
             key.push('\0');
             key.push_str(route);
+        }
+    }
+
+    /// Hands back a record given out before, whose buffers later records
+    /// reuse (a command that is done with each record at once saves an
+    /// allocation or more per test).
+    pub fn recycle(&mut self, mut record: TestRecord) {
+        let spare = &mut self.spare;
+        spare.keep_strings(record.tags.drain(..));
+        let room = Spare::KEPT.saturating_sub(spare.files.len());
+        spare.files.extend(record.files.drain(..).take(room));
+        if spare.records.len() < Spare::KEPT {
+            spare.records.push(record);
         }
     }
 
@@ -163,6 +222,81 @@ mod tests {
 
     fn at(seconds: u32) -> Option<Timestamp> {
         Some(Timestamp { seconds, nanos: 0 })
+    }
+
+    /// A test's id, route code, tags, attachment and its MIME type.
+    type Shape<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a [&'a str]>,
+        Option<(&'a str, &'a [u8])>,
+        Option<&'a str>,
+    );
+
+    #[test]
+    fn records_made_of_recycled_buffers_are_as_new_ones() {
+        // Tests of every shape, one after the other: what one left in the
+        // buffers must never show in the next.
+        let mut events = Vec::new();
+        let shapes: [Shape<'_>; 4] = [
+            (
+                "a.long.test.id.one",
+                Some("0"),
+                Some(&["x", "y", "worker-0"]),
+                Some(("stdout", b"out")),
+                Some("text/plain"),
+            ),
+            ("b", None, None, None, None),
+            (
+                "c.two",
+                Some("1/2"),
+                Some(&["z"]),
+                Some(("traceback", b"tb")),
+                None,
+            ),
+            ("d", None, Some(&[]), Some(("stderr", b"")), None),
+        ];
+        for round in 0..3 {
+            for &(id, route, tags, file, mime) in &shapes {
+                events.push(Event {
+                    test_id: Some(id),
+                    route_code: route,
+                    status: Status::InProgress,
+                    timestamp: at(round),
+                    tags,
+                    ..Event::default()
+                });
+                events.push(Event {
+                    test_id: Some(id),
+                    route_code: route,
+                    file,
+                    mime,
+                    ..Event::default()
+                });
+                events.push(Event {
+                    test_id: Some(id),
+                    route_code: route,
+                    status: if round == 1 {
+                        Status::Fail
+                    } else {
+                        Status::Success
+                    },
+                    ..Event::default()
+                });
+            }
+        }
+        let (mut fresh, mut reused) = (Recorder::new(), Recorder::new());
+        let mut ended = 0;
+        for event in &events {
+            let a = feed(&mut fresh, event);
+            let b = feed(&mut reused, event);
+            assert_eq!(a, b);
+            if let Some(record) = b {
+                reused.recycle(record);
+                ended += 1;
+            }
+        }
+        assert_eq!(ended, 12);
     }
 
     #[test]

@@ -272,7 +272,7 @@ impl Report {
         }
     }
 
-    fn record(&mut self, record: TestRecord, finished: bool) -> io::Result<()> {
+    fn record(&mut self, record: &TestRecord, finished: bool) -> io::Result<()> {
         let (classname, name) = split_id(&record.id);
         let mut name = std::borrow::Cow::Borrowed(name);
         if self.unique {
@@ -550,7 +550,8 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                         continue;
                     }
                     if let Some(record) = recorder.packet(&packet) {
-                        report.record(record, true)?;
+                        report.record(&record, true)?;
+                        recorder.recycle(record);
                     }
                 }
                 Item::Chatter(chatter) => {
@@ -574,7 +575,7 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         log.add_reader(&reader);
     }
     for record in recorder.finish() {
-        report.record(record, false)?;
+        report.record(&record, false)?;
     }
     match &mut xml_file {
         Some(file) => {
