@@ -108,7 +108,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ),
     (
         "RETRIES",
-        "A test that failed (or errored, or unexpectedly succeeded) and then passed in \
+        "A test that failed (or unexpectedly succeeded) and then passed in \
          the same stream, as when a run's failures are run again and both streams given, \
          is flaky: it is named on standard error (\"flaky: ID (failed once, then passed)\"; \
          at most 10, then a count). Under --flavor jenkins it is one passing <testcase> \
