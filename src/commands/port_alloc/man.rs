@@ -4,8 +4,29 @@
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "EXAMPLES",
-        "Three ports for the calling shell:\n\n    \
-         read -r p0 p1 p2 <<<\"$(port-alloc -n 3 | tr '\\n' ' ')\"\n\n\
+        "Three ports for the calling shell, held while it runs (at most --lease \
+         seconds); without --owner $$ their owner would be the subshell of $(...), \
+         which ends at once, and they would be held for the grace period only:\n\n    \
+         read -r p0 p1 p2 <<<\"$(port-alloc -n 3 --owner $$ | tr '\\n' ' ')\"\n\n\
+         In a Makefile, ports for one recipe line, or for the whole make run \
+         (owned by make, the parent of the shell $(shell) starts):\n\n    \
+         check:\n    \
+         \tport-alloc -n 2 -- sh -c './serve-and-check.sh $$PORT0 $$PORT1'\n    \
+         PORTS = $(shell port-alloc -n 2 --owner $$PPID)\n\n\
+         A pytest fixture: three ports leased to the pytest process (port-alloc's \
+         parent) and given back after the test:\n\n    \
+         @pytest.fixture\n    \
+         def free_ports():\n    \
+         \x20   out = subprocess.run([\"port-alloc\", \"-n\", \"3\"], check=True,\n    \
+         \x20                        capture_output=True, text=True)\n    \
+         \x20   ports = [int(port) for port in out.stdout.split()]\n    \
+         \x20   yield ports\n    \
+         \x20   subprocess.run([\"port-alloc\", \"release\", *map(str, ports)], check=True)\n\n\
+         Mercurial's run-tests convention, three adjacent ports a test as HGPORT, \
+         HGPORT1 and HGPORT2:\n\n    \
+         port-alloc -n 3 --consecutive -- \\\n    \
+         \x20   sh -c 'HGPORT=$PORT0 HGPORT1=$PORT1 HGPORT2=$PORT2 exec \"$@\"' sh run-test\n\n\
+         These recipes, whole, are the scripts in the source's tests/recipes/.\n\n\
          Ports held exactly while a test runs (the server stopped when the client ends):\n\n    \
          port-alloc -n 2 -- sh -c 'server --port $PORT0 & trap \"kill $!\" EXIT; client --port $PORT1'\n\n\
          A server that never binds (see LISTEN), here Python's http.server:\n\n    \
