@@ -144,8 +144,9 @@ pub enum Action {
         #[arg(value_name = "PORT", required = true)]
         ports: Vec<u16>,
     },
-    /// List the leases: port, owner, whether it is alive, when the lease ends
-    /// and why (with its owner, its grace period, its lease cap), command.
+    /// List the leases: port, owner, whether it is alive, the network
+    /// namespace, when the lease ends and why (with its owner, its grace
+    /// period, its lease cap), command.
     List,
     /// Remove stale leases (dead owner or expired, past the grace period) of
     /// ports nobody has bound.
@@ -471,6 +472,7 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let boot = ports::boot_id();
+    let netns = ports::netns_id();
     let mut out = String::new();
     if as_json {
         let items: Vec<serde_json::Value> = leases
@@ -488,6 +490,8 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
                         "grace_until": l.grace_until,
                         "expires": l.expires,
                         "ends": ends_json(end),
+                        "netns": l.netns,
+                        "this_netns": l.netns.is_some() && l.netns == netns,
                         "command": l.command,
                     })
                 }
@@ -496,7 +500,7 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
             .collect();
         out = format!("{}\n", serde_json::Value::Array(items));
     } else {
-        let rows: Vec<(u16, Result<[String; 5], &String>)> = leases
+        let rows: Vec<(u16, Result<[String; 6], &String>)> = leases
             .iter()
             .map(|(port, lease)| {
                 let row = lease.as_ref().map(|l| {
@@ -510,6 +514,9 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
                         state.to_owned(),
                         ends_text(end, now),
                         l.command.clone(),
+                        // A lease of before namespaces were recorded holds
+                        // its port in every one.
+                        l.netns.map_or_else(|| "any".to_owned(), |n| n.to_string()),
                     ]
                 });
                 (*port, row)
@@ -523,13 +530,13 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
             .unwrap_or(0)
             .max("ENDS".len());
         out.push_str(&format!(
-            "PORT   PID      OWNER  LEASE  {:<ends_width$}  COMMAND\n",
+            "PORT   PID      OWNER  LEASE  NETNS       {:<ends_width$}  COMMAND\n",
             "ENDS"
         ));
         for (port, row) in rows {
             match row {
-                Ok([pid, alive, state, ends, command]) => out.push_str(&format!(
-                    "{port:<6} {pid:<8} {alive:<6} {state:<6} {ends:<ends_width$}  {command}\n"
+                Ok([pid, alive, state, ends, command, netns]) => out.push_str(&format!(
+                    "{port:<6} {pid:<8} {alive:<6} {state:<6} {netns:<11} {ends:<ends_width$}  {command}\n"
                 )),
                 Err(why) => out.push_str(&format!("{port:<6} (not a lease: {why})\n")),
             }

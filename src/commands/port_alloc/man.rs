@@ -98,7 +98,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
         "LEASES",
         "Leases live in /tmp/port-alloc (PORT_ALLOC_DIR overrides it; see SECURITY for \
          who may own it). A lease records its owner's pid and start time (so a reused \
-         pid or a zombie does not keep it alive), the boot, the user, when it was taken, \
+         pid or a zombie does not keep it alive), the boot, the network namespace (see \
+         NETWORK NAMESPACES), the user, when it was taken, \
          its grace and expiry, and at most 4 KiB of the owner's command line. It is \
          written whole to a temporary file and linked into place, which fails if the \
          port's lease exists: at most one caller ever holds it. What callers killed \
@@ -126,10 +127,35 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          COMMAND says which leases it could not give back.",
     ),
     (
+        "NETWORK NAMESPACES",
+        "A port is only shared within one network namespace: bound in one, it is free \
+         in another. So a lease records its caller's network namespace (the inode of \
+         /proc/self/ns/net; list shows it as NETNS, and --json as netns, with \
+         this_netns true for the caller's own), and only a lease of the caller's own \
+         namespace keeps a port from it. Leases of another namespace are not \
+         reclaimed while they live, and a port whose lease file PORT is another \
+         namespace's is leased in the file PORT@NETNS instead; a caller that took a \
+         port by one of the two names gives it back if the other is a live lease of \
+         its namespace, so one namespace never has a port twice. The probe, and the \
+         check that a stale lease's port is not bound, happen in the caller's own \
+         namespace (a stale lease of another one is removed unprobed: its own \
+         namespace probes before using the port). release gives back the caller's \
+         namespace's lease only.\n\n\
+         A lease written by a version that did not record namespaces (no netns line; \
+         list shows any) is read as ever and keeps its port from every namespace. \
+         Such versions, which know only PORT files, do not see the leases named \
+         PORT@NETNS: run no older port-alloc on a directory that namespaces share. The \
+         kernel reuses a namespace's inode once the namespace is gone, so a lease that \
+         outlives its namespace (its owner is elsewhere: --owner) can keep a port from \
+         a new namespace with that inode: a port kept, never one given twice.",
+    ),
+    (
         "SECURITY",
         "The lease directory may be shared by the users of one machine: one boot and \
          one pid namespace (a lease names its owner by pid, so a container that shares \
-         the directory but not the pids would take live owners for gone). It must be \
+         the directory but not the pids would take live owners for gone); containers \
+         that share it but not the network do not block each other's ports (see \
+         NETWORK NAMESPACES). It must be \
          owned by the caller or root and, if others may write to it, have the sticky \
          bit, as /tmp has; port-alloc refuses any other, on every run: its owner, and \
          without the sticky bit anyone who may write to it, could remove any lease and \
