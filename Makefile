@@ -29,8 +29,9 @@ COMMANDS := $(basename $(notdir $(wildcard src/bin/*.rs)))
 # virtualenv. With neither, the interop tests are skipped and counted.
 VENV := target/venv
 # junitxml: what python-subunit's subunit2junitxml writes with (not a
-# dependency of python-subunit itself).
-PYTHON_SUBUNIT := python-subunit==1.4.6 junitxml==0.7
+# dependency of python-subunit itself). pytest: runs port-alloc's pytest
+# recipe (tests/recipes/, by tests/port_alloc_recipes.rs).
+PYTHON_SUBUNIT := python-subunit==1.4.6 junitxml==0.7 pytest==9.2.0
 SKIPS := target/interop-skipped
 
 # Where cargo puts what it builds (CARGO_TARGET_DIR, a config file, or

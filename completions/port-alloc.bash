@@ -47,7 +47,7 @@ _port__alloc() {
 
     case "${cmd}" in
         port__alloc)
-            opts="-n -h -V --count --consecutive --udp --owner --lease --grace --wait --exclude --json --help --version release list gc help"
+            opts="-n -h -V --count --consecutive --udp --listen --listen-address --owner --lease --grace --wait --exclude --json --help --version release list gc help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,10 @@ _port__alloc() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -67,6 +67,23 @@ pub fn shortened(text: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{}{ELLIPSIS}", &text[..end]))
 }
 
+/// The decimal digits of `number`, written into `buf`, as `{number}`
+/// formats it: without allocating or the formatting machinery, so that a
+/// child may use it between fork and exec (and a hot loop cheaply).
+pub fn decimal(number: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut rest = number;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
 /// An I/O error's message without Rust's " (os error N)" suffix.
 pub fn io_message(err: &io::Error) -> String {
     let text = err.to_string();
@@ -366,6 +383,14 @@ mod tests {
         let cut = shortened("abcdeféghijk", 10);
         assert_eq!(cut, "abcdef…");
         assert!(cut.len() <= 10);
+    }
+
+    #[test]
+    fn decimal_digits_are_those_format_writes() {
+        let mut buf = [0u8; 20];
+        for n in [0, 7, 10, 4_194_304, u64::MAX] {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
     }
 
     #[test]

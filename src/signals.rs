@@ -337,6 +337,35 @@ impl Children {
     /// starts unsignalled.
     pub fn spawn(&self, command: &mut Command) -> io::Result<Child> {
         Blocked::unblock_in(command);
+        self.spawn_unblocked(command)
+    }
+
+    /// [`Children::spawn`], with `exec` run in the child as the last step
+    /// before the program starts (after the signal mask is emptied), so
+    /// that it may start the program itself, with an environment or file
+    /// descriptors it sets up in the child; if it returns an error,
+    /// spawning fails with it.
+    ///
+    /// # Safety
+    ///
+    /// As for [`std::os::unix::process::CommandExt::pre_exec`]: `exec`
+    /// runs between fork and exec, in a copy of a process that may have
+    /// other threads, so it may make only async-signal-safe calls (no
+    /// allocation, no lock).
+    pub unsafe fn spawn_exec<F>(&self, command: &mut Command, exec: F) -> io::Result<Child>
+    where
+        F: FnMut() -> io::Result<()> + Send + Sync + 'static,
+    {
+        use std::os::unix::process::CommandExt;
+        Blocked::unblock_in(command);
+        // SAFETY: the caller's promise.
+        unsafe { command.pre_exec(exec) };
+        self.spawn_unblocked(command)
+    }
+
+    /// Starts `command`, whose mask is already taken care of, and puts it
+    /// on the list.
+    fn spawn_unblocked(&self, command: &mut Command) -> io::Result<Child> {
         // Started under the lock: a signal is passed on either before the
         // child exists or after it is on the list.
         let mut registry = self.lock();

@@ -2,8 +2,9 @@
 //! with many callers at once; `-- COMMAND` holds its ports while it runs;
 //! leases follow their owners; bound ports are never handed out. The pool,
 //! options and subcommands are in port_alloc_options.rs, signals and faults
-//! in port_alloc_signals.rs, a hostile lease directory and hostile users in
-//! port_alloc_security.rs; the fixtures in common/port_alloc.rs.
+//! in port_alloc_signals.rs, --listen in port_alloc_listen.rs, a hostile
+//! lease directory and hostile users in port_alloc_security.rs; the
+//! fixtures in common/port_alloc.rs.
 
 mod common;
 

@@ -14,6 +14,11 @@ use crate::os;
 use crate::ports::{self, LeaseDir, LeaseEnd, PortError, PortSet, Process, Request};
 use crate::signals::{self, Blocked, Children, PassOn, Received, Stop, die_by};
 
+mod listen;
+mod man;
+
+pub use man::MAN_SECTIONS;
+
 /// The command's name.
 pub const NAME: &str = "port-alloc";
 
@@ -35,7 +40,10 @@ pub const NAME: &str = "port-alloc";
                   With -- COMMAND, the ports are held exactly while COMMAND runs and passed to \
                   it as PORT0, PORT1, ... and PORTS (all of them, separated by spaces); \
                   port-alloc passes signals on to it (see SIGNALS), gives the leases back \
-                  when it ends and exits with its status.",
+                  when it ends and exits with its status. With --listen as well, port-alloc \
+                  binds the ports itself and passes COMMAND the sockets, as systemd's socket \
+                  activation does (see LISTEN), so that nothing can take a port before the \
+                  server has it.",
     args_conflicts_with_subcommands = true
 )]
 pub struct Args {
@@ -47,9 +55,21 @@ pub struct Args {
     #[arg(long)]
     pub consecutive: bool,
 
-    /// Check that the ports are free for UDP too.
+    /// Check that the ports are free for UDP too (with --listen: bind UDP
+    /// sockets, not TCP).
     #[arg(long)]
     pub udp: bool,
+
+    /// Bind the ports (and listen, for TCP) and pass the sockets to
+    /// COMMAND as file descriptors 3, 4, ... the way systemd does (see
+    /// LISTEN). Only with -- COMMAND.
+    #[arg(long)]
+    pub listen: bool,
+
+    /// The address to bind with --listen (default 127.0.0.1; repeatable,
+    /// e.g. for ::1 too: a socket per port and address).
+    #[arg(long, value_name = "ADDRESS", requires = "listen")]
+    pub listen_address: Vec<std::net::IpAddr>,
 
     /// The process whose life the leases follow (default: the parent).
     #[arg(long, value_name = "PID")]
@@ -124,142 +144,14 @@ pub enum Action {
         #[arg(value_name = "PORT", required = true)]
         ports: Vec<u16>,
     },
-    /// List the leases: port, owner, whether it is alive, when the lease ends
-    /// and why (with its owner, its grace period, its lease cap), command.
+    /// List the leases: port, owner, whether it is alive, the network
+    /// namespace, when the lease ends and why (with its owner, its grace
+    /// period, its lease cap), command.
     List,
     /// Remove stale leases (dead owner or expired, past the grace period) of
     /// ports nobody has bound.
     Gc,
 }
-
-/// Man page sections after OPTIONS.
-pub const MAN_SECTIONS: &[(&str, &str)] = &[
-    (
-        "EXAMPLES",
-        "Three ports for the calling shell:\n\n    \
-         read -r p0 p1 p2 <<<\"$(port-alloc -n 3 | tr '\\n' ' ')\"\n\n\
-         Ports held exactly while a test runs (the server stopped when the client ends):\n\n    \
-         port-alloc -n 2 -- sh -c 'server --port $PORT0 & trap \"kill $!\" EXIT; client --port $PORT1'\n\n\
-         See who holds what:\n\n    port-alloc list",
-    ),
-    (
-        "POOL",
-        "Ports 1024-65535 without the kernel's ephemeral range \
-         (/proc/sys/net/ipv4/ip_local_port_range). PORT_ALLOC_PORTS=lo-hi,port,... or a \
-         file named by PORT_ALLOC_PORTS_FILE (the same list; commas, spaces or newlines \
-         between items, # comments) replaces that. Whatever the pool, the kernel's \
-         reserved ports (ip_local_reserved_ports), the ports browsers refuse to connect \
-         to and --exclude are never handed out. Ports are picked at random.",
-    ),
-    (
-        "PROBE",
-        "A port is handed out only if its lease was taken and nothing is bound to it: \
-         binding without SO_REUSEADDR, as a server would, on 0.0.0.0, ::, 127.0.0.1 and \
-         ::1 (TCP, and UDP with --udp). An address family the machine lacks is skipped. \
-         A lease whose port turns out bound is given back at once.",
-    ),
-    (
-        "LEASES",
-        "Leases live in /tmp/port-alloc (PORT_ALLOC_DIR overrides it; see SECURITY for \
-         who may own it). A lease records its owner's pid and start time (so a reused \
-         pid or a zombie does not keep it alive), the boot, the user, when it was taken, \
-         its grace and expiry, and at most 4 KiB of the owner's command line. It is \
-         written whole to a temporary file and linked into place, which fails if the \
-         port's lease exists: at most one caller ever holds it. What callers killed \
-         while writing a lease leave (.tmp- files) is removed by the next allocation, \
-         at once if the writer has ended, after a minute otherwise.\n\n\
-         A lease of another boot has ended, whatever its grace. So has one that no \
-         honest caller could write, which list shows as forged: taken more than a day \
-         in the future, a grace or an expiry beyond the maximum of --grace or --lease, \
-         or never expiring (only the leases of -- COMMAND do, whose owner is port-alloc \
-         itself) while its owner runs as another user than the lease's. A lease's user \
-         is its file's owner, whatever the file says. So a hand-written lease holds no \
-         longer than an honest one could: at most 30 days whatever its owner (as \
-         --owner 1 --lease 2592000 would), or while a process of its own user lives (as \
-         -- COMMAND would).\n\n\
-         Nothing in the directory is opened through a symbolic link; a file there that \
-         is not a lease keeps its port out of use and is reported. A lease is removed \
-         only under the directory's lock, after reading it again, and a stale one only \
-         if nobody has bound its port. The lock is flock(2) of the directory itself, \
-         not of a file in it (which its owner could replace, or someone make a FIFO \
-         that blocks whoever opens it). The file .lock that port-alloc 0.1.0 locked is \
-         locked too while such versions may run, if it is a regular file of the \
-         directory's owner; anything else named .lock is left alone. A \
-         lock held for over 5 seconds is an error naming its holder: release and gc \
-         fail, an allocation that must reclaim or give back a lease fails, and -- \
-         COMMAND says which leases it could not give back.",
-    ),
-    (
-        "SECURITY",
-        "The lease directory may be shared by the users of one machine: one boot and \
-         one pid namespace (a lease names its owner by pid, so a container that shares \
-         the directory but not the pids would take live owners for gone). It must be \
-         owned by the caller or root and, if others may write to it, have the sticky \
-         bit, as /tmp has; port-alloc refuses any other, on every run: its owner, and \
-         without the sticky bit anyone who may write to it, could remove any lease and \
-         so have a live owner's port handed out again. A new directory is made owned by \
-         its creator, writable by all and sticky, so on a machine shared with other \
-         users have root make it, e.g. with the systemd-tmpfiles line d /tmp/port-alloc \
-         1777 root root - (the - keeps it from ageing leases away), or give each user a \
-         PORT_ALLOC_DIR of their own.\n\n\
-         A hostile local user who may write to a shared directory can deny service: \
-         hold ports for as long as an honest caller could (see LEASES), keep a port out \
-         of use with a file named like it that is not a lease, or hold the directory's \
-         lock (see LEASES). They cannot make port-alloc hand one port to two live \
-         callers, remove or change another user's lease, make port-alloc write, read \
-         or create anything through a symbolic link, or make it block on a FIFO or \
-         wait on a lock for more than 5 seconds. Root can do anything, and so can \
-         whoever owns the directory.",
-    ),
-    (
-        "SIGNALS",
-        "With -- COMMAND, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 and SIGWINCH \
-         sent to port-alloc are passed on to the command, each time one comes, until \
-         it has been waited for: never to another process that was given its pid. \
-         Outside its terminal's foreground (a CI job, a test harness, a background job) \
-         the command leads a process group of its own and signals go to that group, so \
-         what it started gets them too. In its terminal's foreground it stays in \
-         port-alloc's group, so that it can read the terminal (a process of another \
-         group would be stopped by SIGTTIN) and gets Ctrl-C and Ctrl-Z from the \
-         terminal itself; signals sent to port-alloc then go to the command's own \
-         process, and one the terminal sent is not sent again (one sent to the whole \
-         process group, kill -TERM -PGID, reaches the command twice: nothing tells the \
-         two apart).\n\n\
-         SIGHUP, SIGINT, SIGQUIT and SIGTERM end the run. If the command still runs 5 \
-         seconds after the first of them (it ignores or handles it), port-alloc says so \
-         on standard error and sends it SIGTERM, and SIGKILL 5 seconds later. Once the \
-         command has ended, what is left running in its process group gets SIGTERM, \
-         and SIGKILL 5 seconds later; then the leases are given back, and port-alloc \
-         ends as the EXIT STATUS says. What the command leaves running when it exits \
-         by itself, without a signal, is not stopped (see EXAMPLES), nor, in a \
-         terminal's foreground, what it leaves after a signal; a server left running \
-         keeps its port bound, so the port is not handed out again while it runs.\n\n\
-         A signal that comes while the leases are being taken (or, without a command, \
-         before the ports are printed) gives them back and ends port-alloc by it.",
-    ),
-    (
-        "ENVIRONMENT",
-        "PORT_ALLOC_DIR: the lease directory. PORT_ALLOC_PORTS, PORT_ALLOC_PORTS_FILE: \
-         the pool. With -- COMMAND, COMMAND gets PORT0, PORT1, ... and PORTS.",
-    ),
-    (
-        "EXIT STATUS",
-        "0 when the ports were reserved (or released, listed, collected); 1 when not \
-         enough ports are free (nothing is then reserved) or release found no lease; 2 \
-         on usage errors, when the lease directory is unusable (its lock held for over \
-         5 seconds included) and when the output cannot be written (the ports are then \
-         given back). A closed standard output ends port-alloc quietly with status 0, \
-         its ports given back: nobody got them. With -- COMMAND, COMMAND's status, \
-         128+N if signal N killed it, 127 (not found) or 126 when it cannot be started, \
-         and 2 in place of 0 if a lease could not be given back (port-alloc says \
-         which). When a signal port-alloc got killed the command, or port-alloc then \
-         had to stop it (see SIGNALS), port-alloc ends by the signal it got once the \
-         leases are given back, as subunit-wrap does, so that the shell or CI job that \
-         sent it sees it took effect (a shell shows 128+N; a script's loop stops on \
-         Ctrl-C); so it does after a signal that came when the command had ended. A \
-         command that handles the signal and exits gives its own status.",
-    ),
-];
 
 /// Runs `port-alloc`.
 pub fn run(args: &Args) -> Result<ExitCode, Error> {
@@ -296,9 +188,20 @@ fn pool(args: &Args) -> Result<PortSet, Error> {
     Ok(pool)
 }
 
+/// How often `--listen` takes new ports when one it leased and probed
+/// free was bound by someone else before port-alloc could bind it.
+const BIND_TRIES: usize = 5;
+
 fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
-    let pool = pool(args)?;
     let with_command = !args.command.is_empty();
+    if args.listen && !with_command {
+        return Err(Error::Usage(
+            "--listen passes the sockets to a command: give it after --, as in \
+             port-alloc --listen -- COMMAND"
+                .into(),
+        ));
+    }
+    let pool = pool(args)?;
     let owner_pid = if with_command {
         std::process::id()
     } else {
@@ -334,31 +237,51 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
     let blocked = Blocked::new(if with_command { &FORWARDED } else { &ENDING });
     let mut warn = |message: String| eprintln!("{NAME}: warning: {message}");
     let ending = || blocked.pending().filter(|s| ENDING.contains(s));
-    let allocated = ports::allocate(dir, &request, &mut warn, &|| ending().is_some());
-    if let Some(signal) = ending() {
-        // Nobody got the ports: give them back, and end as asked.
-        match &allocated {
-            Ok(leases) => {
-                if let Err(left) = ports::give_back(dir, leases) {
-                    eprintln!("{NAME}: {left}");
+    let addresses = if args.listen_address.is_empty() {
+        vec![std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST)]
+    } else {
+        args.listen_address.clone()
+    };
+    let mut tries = 0;
+    let (leases, sockets) = loop {
+        let allocated = ports::allocate(dir, &request, &mut warn, &|| ending().is_some());
+        if let Some(signal) = ending() {
+            // Nobody got the ports: give them back, and end as asked.
+            match &allocated {
+                Ok(leases) => give_back_or_say(dir, leases),
+                Err(left @ PortError::LeftBehind { .. }) => eprintln!("{NAME}: {left}"),
+                Err(_) => {}
+            }
+            die_by(signal);
+        }
+        let leases = match allocated {
+            Ok(leases) => leases,
+            Err(err @ PortError::NotEnough { .. }) => {
+                eprintln!("{NAME}: {err}");
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(err) => return Err(port_error(err)),
+        };
+        if !args.listen {
+            break (leases, None);
+        }
+        let taken: Vec<u16> = leases.iter().map(|l| l.port).collect();
+        match ports::bind_sockets(&taken, &addresses, args.udp) {
+            Ok(sockets) => break (leases, Some(sockets)),
+            Err(err) => {
+                give_back_or_say(dir, &leases);
+                tries += 1;
+                // Taken between the probe and the bind, by a process that
+                // does not lease its ports: new ports.
+                if !(err.is_in_use() && tries < BIND_TRIES) {
+                    return Err(port_error(err));
                 }
             }
-            Err(left @ PortError::LeftBehind { .. }) => eprintln!("{NAME}: {left}"),
-            Err(_) => {}
         }
-        die_by(signal);
-    }
-    let leases = match allocated {
-        Ok(leases) => leases,
-        Err(err @ PortError::NotEnough { .. }) => {
-            eprintln!("{NAME}: {err}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(err) => return Err(port_error(err)),
     };
     let taken: Vec<u16> = leases.iter().map(|l| l.port).collect();
     if with_command {
-        let held = run_holding(blocked, &args.command, &taken);
+        let held = run_holding(blocked, &args.command, &taken, sockets);
         // Never 0 with leases left behind: whoever relies on the ports
         // being free again must learn they are not.
         let given_back = ports::give_back(dir, &leases);
@@ -386,14 +309,20 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
         .and_then(|()| stdout.flush())
     {
         // Nobody got the ports: give them back.
-        if let Err(left) = ports::give_back(dir, &leases) {
-            eprintln!("{NAME}: {left}");
-        }
+        give_back_or_say(dir, &leases);
         return Err(Error::Write(err));
     }
     // The ports are out: a signal that came meanwhile acts now.
     blocked.unblock();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Gives back leases nobody got, saying on standard error which could not
+/// be given back.
+fn give_back_or_say(dir: &LeaseDir, leases: &[ports::Lease]) {
+    if let Err(left) = ports::give_back(dir, leases) {
+        eprintln!("{NAME}: {left}");
+    }
 }
 
 /// Signals that end the run: passed on to the command, which is stopped if
@@ -429,15 +358,22 @@ struct Held {
 /// Runs the command with the ports in its environment, passing signals
 /// (`blocked` since before the leases were taken) on, and ending what it
 /// leaves in its process group when a signal ends the run.
-fn run_holding(blocked: Blocked, command: &[OsString], ports: &[u16]) -> Result<Held, Error> {
+fn run_holding(
+    blocked: Blocked,
+    command: &[OsString],
+    ports: &[u16],
+    sockets: Option<Vec<socket2::Socket>>,
+) -> Result<Held, Error> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
-    for (i, port) in ports.iter().enumerate() {
-        cmd.env(format!("PORT{i}"), port.to_string());
-    }
+    let mut env: Vec<(String, String)> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| (format!("PORT{i}"), port.to_string()))
+        .collect();
     let all: Vec<String> = ports.iter().map(u16::to_string).collect();
-    cmd.env("PORTS", all.join(" "));
+    env.push(("PORTS".into(), all.join(" ")));
     // In its terminal's foreground the command stays in our process group:
     // it may read the terminal (another group would be stopped by SIGTTIN)
     // and gets Ctrl-C from it directly. Elsewhere it leads a group of its
@@ -449,7 +385,11 @@ fn run_holding(blocked: Blocked, command: &[OsString], ports: &[u16]) -> Result<
         PassOn::ToGroups
     };
     let children = Children::default();
-    let mut child = match children.spawn(&mut cmd) {
+    let spawned = match sockets {
+        None => children.spawn(cmd.envs(env)),
+        Some(sockets) => listen::spawn(&children, &mut cmd, command, &env, sockets, ports.len()),
+    };
+    let mut child = match spawned {
         Ok(child) => child,
         Err(err) => {
             eprintln!(
@@ -532,6 +472,7 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let boot = ports::boot_id();
+    let netns = ports::netns_id();
     let mut out = String::new();
     if as_json {
         let items: Vec<serde_json::Value> = leases
@@ -549,6 +490,8 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
                         "grace_until": l.grace_until,
                         "expires": l.expires,
                         "ends": ends_json(end),
+                        "netns": l.netns,
+                        "this_netns": l.netns.is_some() && l.netns == netns,
                         "command": l.command,
                     })
                 }
@@ -557,7 +500,7 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
             .collect();
         out = format!("{}\n", serde_json::Value::Array(items));
     } else {
-        let rows: Vec<(u16, Result<[String; 5], &String>)> = leases
+        let rows: Vec<(u16, Result<[String; 6], &String>)> = leases
             .iter()
             .map(|(port, lease)| {
                 let row = lease.as_ref().map(|l| {
@@ -571,6 +514,9 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
                         state.to_owned(),
                         ends_text(end, now),
                         l.command.clone(),
+                        // A lease of before namespaces were recorded holds
+                        // its port in every one.
+                        l.netns.map_or_else(|| "any".to_owned(), |n| n.to_string()),
                     ]
                 });
                 (*port, row)
@@ -584,13 +530,13 @@ fn list(dir: &LeaseDir, as_json: bool) -> Result<ExitCode, Error> {
             .unwrap_or(0)
             .max("ENDS".len());
         out.push_str(&format!(
-            "PORT   PID      OWNER  LEASE  {:<ends_width$}  COMMAND\n",
+            "PORT   PID      OWNER  LEASE  NETNS       {:<ends_width$}  COMMAND\n",
             "ENDS"
         ));
         for (port, row) in rows {
             match row {
-                Ok([pid, alive, state, ends, command]) => out.push_str(&format!(
-                    "{port:<6} {pid:<8} {alive:<6} {state:<6} {ends:<ends_width$}  {command}\n"
+                Ok([pid, alive, state, ends, command, netns]) => out.push_str(&format!(
+                    "{port:<6} {pid:<8} {alive:<6} {state:<6} {netns:<11} {ends:<ends_width$}  {command}\n"
                 )),
                 Err(why) => out.push_str(&format!("{port:<6} (not a lease: {why})\n")),
             }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::PortError;
 use super::dir::LeaseDir;
-use super::lease::{Lease, Process, boot_id, now_secs};
+use super::lease::{Lease, Process, boot_id, netns_id, now_secs};
 use super::pool::PortSet;
 use super::probe::port_is_free;
 
@@ -124,11 +124,21 @@ fn lease_for(request: &Request, port: u16, boot: &str) -> Lease {
         grace_until: taken.saturating_add(request.grace.as_secs()),
         expires: request.lease.map(|l| taken.saturating_add(l.as_secs())),
         command,
+        netns: netns_id(),
+        by_netns: false,
     }
 }
 
 /// Tries to lease `port`: takes a free port's lease, reclaiming a stale
-/// one; then probes the port, giving the lease back if it is bound.
+/// one; then probes the port, giving the lease back if it is bound. A
+/// live lease of another network namespace does not block the port: the
+/// lease is then taken as `PORT@NETNS` ([`try_port_in_netns`]).
+///
+/// Two callers of one namespace may take the port by the two names at
+/// once (one found `PORT` another namespace's, then it was freed for the
+/// other): each checks the other name after taking its own, and gives
+/// its own back if the other is live, so at most one keeps it (the
+/// later check of the two sees the earlier take).
 fn try_port(
     dir: &LeaseDir,
     request: &Request,
@@ -139,15 +149,26 @@ fn try_port(
     for _ in 0..3 {
         let lease = lease_for(request, port, boot);
         if dir.create(&lease)? {
-            if port_is_free(port, request.udp) {
-                return Ok(Some(lease));
+            if let Some(netns) = lease.netns {
+                if let Some(Ok(other)) = dir.read_at(port, Some(netns))? {
+                    if other.is_live(now_secs(), boot) {
+                        give_back(dir, std::slice::from_ref(&lease))?;
+                        return Ok(None);
+                    }
+                }
             }
-            give_back(dir, std::slice::from_ref(&lease))?;
-            return Ok(None);
+            return probed(dir, request, lease);
         }
         match dir.read(port)? {
             None => continue, // released meanwhile: try again
-            Some(Ok(held)) if held.is_live(now_secs(), boot) => return Ok(None),
+            Some(Ok(held)) if held.is_live(now_secs(), boot) => {
+                return match lease.netns {
+                    Some(netns) if !held.blocks(Some(netns)) => {
+                        try_port_in_netns(dir, request, port, netns, boot, warn)
+                    }
+                    _ => Ok(None),
+                };
+            }
             Some(Ok(stale)) => {
                 if !dir.remove_if(&dir.lock()?, &stale, true)? {
                     return Ok(None);
@@ -162,6 +183,63 @@ fn try_port(
             }
         }
     }
+    Ok(None)
+}
+
+/// [`try_port`] for a port whose `PORT` lease is another namespace's:
+/// the lease `PORT@NETNS` of our namespace `netns`.
+fn try_port_in_netns(
+    dir: &LeaseDir,
+    request: &Request,
+    port: u16,
+    netns: u64,
+    boot: &str,
+    warn: &mut dyn FnMut(String),
+) -> Result<Option<Lease>, PortError> {
+    for _ in 0..3 {
+        let lease = Lease {
+            by_netns: true,
+            ..lease_for(request, port, boot)
+        };
+        if dir.create(&lease)? {
+            // PORT may have become a lease of our namespace meanwhile.
+            let blocked = match dir.read(port)? {
+                Some(Ok(other)) => other.is_live(now_secs(), boot) && other.blocks(Some(netns)),
+                Some(Err(_)) => true,
+                None => false,
+            };
+            if blocked {
+                give_back(dir, std::slice::from_ref(&lease))?;
+                return Ok(None);
+            }
+            return probed(dir, request, lease);
+        }
+        match dir.read_at(port, Some(netns))? {
+            None => continue,
+            Some(Ok(held)) if held.is_live(now_secs(), boot) => return Ok(None),
+            Some(Ok(stale)) => {
+                if !dir.remove_if(&dir.lock()?, &stale, true)? {
+                    return Ok(None);
+                }
+            }
+            Some(Err(why)) => {
+                warn(format!(
+                    "{}/{port}@{netns} is {why}: leaving port {port} alone",
+                    dir.path().display()
+                ));
+                return Ok(None);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `lease`, just taken, if its port is free; else given back.
+fn probed(dir: &LeaseDir, request: &Request, lease: Lease) -> Result<Option<Lease>, PortError> {
+    if port_is_free(lease.port, request.udp) {
+        return Ok(Some(lease));
+    }
+    give_back(dir, std::slice::from_ref(&lease))?;
     Ok(None)
 }
 
@@ -271,10 +349,23 @@ fn try_consecutive(
 pub fn release(dir: &LeaseDir, ports: &[u16]) -> Result<Vec<u16>, PortError> {
     // SAFETY: geteuid cannot fail.
     let uid = unsafe { libc::geteuid() };
+    let netns = netns_id();
     let mut missing = Vec::new();
     let mut lock = None;
     for &port in ports {
-        match dir.read(port)? {
+        // Our namespace's lease of the port: PORT@NETNS, else PORT if it
+        // is not another namespace's.
+        let in_netns = match netns {
+            Some(n) => dir.read_at(port, Some(n))?,
+            None => None,
+        };
+        let found = match in_netns {
+            Some(found) => Some(found),
+            None => dir
+                .read(port)?
+                .filter(|l| l.as_ref().map_or(true, |l| l.blocks(netns))),
+        };
+        match found {
             Some(Ok(lease)) if lease.uid == uid || uid == 0 => {
                 if lock.is_none() {
                     lock = Some(dir.lock()?);

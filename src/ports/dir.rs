@@ -12,9 +12,33 @@ use std::time::{Duration, Instant};
 
 use super::PortError;
 use super::alloc::random_u64;
-use super::lease::{Lease, LeaseFile, Process};
+use super::lease::{Lease, LeaseFile, Process, netns_id};
 use super::probe::port_is_free;
 use crate::os::io_message;
+
+/// The name of a lease file: `PORT`, or `PORT@NETNS` for the lease of
+/// network namespace `NETNS` taken while `PORT` was another namespace's.
+fn file_name(port: u16, netns: Option<u64>) -> String {
+    match netns {
+        None => port.to_string(),
+        Some(netns) => format!("{port}@{netns}"),
+    }
+}
+
+/// The port and namespace of a lease file's name, only as [`file_name`]
+/// writes them ("22950", not "022950" or "+22950").
+fn parse_name(name: &str) -> Option<(u16, Option<u64>)> {
+    let (port, netns) = match name.split_once('@') {
+        Some((port, netns)) => (port, Some(netns)),
+        None => (name, None),
+    };
+    let port = port.parse::<u16>().ok()?;
+    let netns = match netns {
+        Some(n) => Some(n.parse::<u64>().ok()?),
+        None => None,
+    };
+    (file_name(port, netns) == name).then_some((port, netns))
+}
 
 fn cstring(name: &str) -> CString {
     CString::new(name).expect("lease file names hold no NUL")
@@ -260,7 +284,7 @@ impl LeaseDir {
     /// Takes the lease of `lease.port` if nobody holds it: `Ok(false)` if
     /// the port's lease file exists.
     pub fn create(&self, lease: &Lease) -> Result<bool, PortError> {
-        let name = lease.port.to_string();
+        let name = file_name(lease.port, lease.by_netns.then_some(lease.netns).flatten());
         let temp = format!(
             ".tmp-{}-{}-{:x}",
             std::process::id(),
@@ -300,10 +324,17 @@ impl LeaseDir {
         }
     }
 
-    /// The lease of `port`: `Ok(None)` if there is none, `Ok(Some(Err))`
-    /// with a reason if the file there is not a lease.
+    /// The lease of `port` (its file `PORT`): `Ok(None)` if there is none,
+    /// `Ok(Some(Err))` with a reason if the file there is not a lease.
     pub fn read(&self, port: u16) -> Result<Option<LeaseFile>, PortError> {
-        let name = port.to_string();
+        self.read_at(port, None)
+    }
+
+    /// [`LeaseDir::read`] of the file `PORT@NETNS` with `Some(netns)`: the
+    /// lease of `port` in network namespace `netns` taken while `PORT` was
+    /// another namespace's.
+    pub fn read_at(&self, port: u16, netns: Option<u64>) -> Result<Option<LeaseFile>, PortError> {
+        let name = file_name(port, netns);
         let mut file = match self.open_at(&name, libc::O_RDONLY | libc::O_NONBLOCK, 0) {
             Ok(file) => file,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
@@ -330,8 +361,12 @@ impl LeaseDir {
             // The lease's user is whoever wrote the file, whatever it says:
             // that is whose leases `release` lets remove it, and whose
             // processes it may follow for ever (Lease::forged).
+            Some(lease) if netns.is_some() && lease.netns != netns => {
+                Err("a lease of another network namespace".into())
+            }
             Some(lease) if lease.port == port => Ok(Lease {
                 uid: owner,
+                by_netns: netns.is_some(),
                 ..lease
             }),
             Some(_) => Err("a lease of another port".into()),
@@ -353,14 +388,16 @@ impl LeaseDir {
             std::ptr::eq(lock.dir, self),
             "the lock of another directory"
         );
-        match self.read(expected.port)? {
+        let slot = expected.by_netns.then_some(expected.netns).flatten();
+        match self.read_at(expected.port, slot)? {
             Some(Ok(lease)) if lease == *expected => {}
             _ => return Ok(false),
         }
-        if only_unbound && !port_is_free(expected.port, false) {
+        // Whether the port is bound can be seen only in its own namespace.
+        if only_unbound && expected.blocks(netns_id()) && !port_is_free(expected.port, false) {
             return Ok(false);
         }
-        self.unlink_at(&expected.port.to_string())
+        self.unlink_at(&file_name(expected.port, slot))
             .map_err(self.io_error(format!("cannot remove the lease of port {}", expected.port)))?;
         Ok(true)
     }
@@ -374,18 +411,14 @@ impl LeaseDir {
         let mut leases = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            // Only a port's own name ("22950", not "022950" or "+22950").
-            let Some(port) = name
-                .to_str()
-                .and_then(|n| n.parse::<u16>().ok().filter(|p| p.to_string() == n))
-            else {
+            let Some((port, netns)) = name.to_str().and_then(parse_name) else {
                 continue;
             };
-            if let Some(lease) = self.read(port)? {
+            if let Some(lease) = self.read_at(port, netns)? {
                 leases.push((port, lease));
             }
         }
-        leases.sort_by_key(|(port, _)| *port);
+        leases.sort_by_key(|(port, lease)| (*port, lease.as_ref().ok().map(|l| l.by_netns)));
         Ok(leases)
     }
 

@@ -47,6 +47,23 @@ pub enum PortError {
         /// Adjacent ports were asked for.
         consecutive: bool,
     },
+    /// A leased port could not be bound (`--listen`).
+    Bind {
+        /// The address and port.
+        address: std::net::SocketAddr,
+        /// A UDP socket, not TCP.
+        udp: bool,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl PortError {
+    /// Whether this is a [`PortError::Bind`] that failed because something
+    /// else holds the port (it was taken between probe and bind).
+    pub fn is_in_use(&self) -> bool {
+        matches!(self, PortError::Bind { source, .. } if source.kind() == io::ErrorKind::AddrInUse)
+    }
 }
 
 impl fmt::Display for PortError {
@@ -82,6 +99,14 @@ impl fmt::Display for PortError {
                     "not enough free ports: wanted {wanted}{what}, found {found} in a pool of {pool}; nothing reserved"
                 )
             }
+            PortError::Bind {
+                address,
+                udp,
+                source,
+            } => {
+                let what = if *udp { "UDP" } else { "TCP" };
+                write!(f, "cannot bind {what} {address}: {}", io_message(source))
+            }
         }
     }
 }
@@ -89,7 +114,7 @@ impl fmt::Display for PortError {
 impl std::error::Error for PortError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            PortError::Io { source, .. } => Some(source),
+            PortError::Io { source, .. } | PortError::Bind { source, .. } => Some(source),
             PortError::LeftBehind { why, .. } => Some(why.as_ref()),
             _ => None,
         }

@@ -62,6 +62,14 @@ impl Process {
     }
 }
 
+/// This process's network namespace: the inode of `/proc/self/ns/net`
+/// (`None` where that cannot be read). Ports are only shared within one
+/// namespace: a port bound in one is free in another.
+pub fn netns_id() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/net").ok().map(|m| m.ino())
+}
+
 /// This boot's id (`/proc/sys/kernel/random/boot_id`).
 pub fn boot_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
@@ -106,6 +114,14 @@ pub struct Lease {
     pub expires: Option<u64>,
     /// The owner's command line, for people reading `list`.
     pub command: String,
+    /// The network namespace of the caller that took it (the inode of its
+    /// `/proc/self/ns/net`); `None` in leases of versions before it, which
+    /// block their port in every namespace.
+    pub netns: Option<u64>,
+    /// Whether its file is `PORT@NETNS`, not `PORT`: taken while `PORT`
+    /// was the lease of another namespace (not written in the file: its
+    /// name says it).
+    pub by_netns: bool,
 }
 
 const MAGIC: &str = "port-alloc lease 1";
@@ -122,15 +138,25 @@ impl Lease {
             .map(|c| if c == '\n' { ' ' } else { c })
             .collect();
         format!(
-            "{MAGIC}\nport={}\npid={}\nstart={}\nboot={}\nuid={}\ntaken={}\ngrace_until={}\nexpires={expires}\ncommand={command}\n",
+            "{MAGIC}\nport={}\npid={}\nstart={}\nboot={}\nuid={}\ntaken={}\ngrace_until={}\nexpires={expires}\n{}command={command}\n",
             self.port,
             self.owner.pid,
             self.owner.start,
             self.boot,
             self.uid,
             self.taken,
-            self.grace_until
+            self.grace_until,
+            // A line older versions skip (they read the fields they know).
+            self.netns
+                .map_or_else(String::new, |n| format!("netns={n}\n")),
         )
+    }
+
+    /// Whether this lease keeps its port from a caller of network
+    /// namespace `netns`: one of the same namespace, or where either
+    /// namespace is unknown.
+    pub fn blocks(&self, netns: Option<u64>) -> bool {
+        self.netns.is_none() || netns.is_none() || self.netns == netns
     }
 
     /// Parses a lease file; `None` if it is not one.
@@ -160,6 +186,11 @@ impl Lease {
                 e => Some(e.parse().ok()?),
             },
             command: (*field.get("command")?).to_owned(),
+            netns: match field.get("netns") {
+                None => None,
+                Some(n) => Some(n.parse().ok()?),
+            },
+            by_netns: false,
         })
     }
 
@@ -334,6 +365,8 @@ mod tests {
             grace_until: now - 40,
             expires: Some(now + 500),
             command: "cargo test".into(),
+            netns: netns_id(),
+            by_netns: false,
         };
         assert_eq!(Lease::parse(&lease.to_text()), Some(lease.clone()));
         assert!(lease.is_live(now, &boot_id()), "owner alive");
@@ -372,6 +405,8 @@ mod tests {
             grace_until: now + 60,
             expires: Some(now + 600),
             command: "cargo test".into(),
+            netns: netns_id(),
+            by_netns: false,
         };
         assert_eq!(
             lease.end(now, &boot),

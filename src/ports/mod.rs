@@ -28,6 +28,7 @@ mod dir;
 mod error;
 mod harness;
 mod lease;
+mod listen;
 mod pool;
 mod probe;
 
@@ -35,7 +36,10 @@ pub use alloc::{Request, allocate, collect_garbage, give_back, random_u64, relea
 pub use dir::{LOCK_WAIT, LeaseDir, Lock};
 pub use error::PortError;
 pub use harness::{PortRequest, Ports};
-pub use lease::{EndReason, Lease, LeaseEnd, LeaseFile, MAX_GRACE, MAX_LEASE, Process, boot_id};
+pub use lease::{
+    EndReason, Lease, LeaseEnd, LeaseFile, MAX_GRACE, MAX_LEASE, Process, boot_id, netns_id,
+};
+pub use listen::bind_sockets;
 pub use pool::{
     BROWSER_BAD_PORTS, PortSet, default_pool, ephemeral_ports, kernel_reserved_ports, never,
     pool_from_env,

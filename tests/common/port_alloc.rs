@@ -501,6 +501,8 @@ pub fn lease_of(port: u16, pid: u32, start: u64) -> Lease {
         grace_until: now - 50,
         expires: Some(now + 500),
         command: "a test's hand-written lease".into(),
+        netns: None,
+        by_netns: false,
     }
 }
 

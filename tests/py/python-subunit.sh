@@ -13,8 +13,9 @@
 #   saying so, and fail under CI=true.
 #
 # Runs again only when PYTHON or the REQUIREMENTs change. A python of the
-# first kind may lack junitxml (python's subunit2junitxml needs it): the
-# tests that need it then skip, as without python-subunit.
+# first kind may lack junitxml (python's subunit2junitxml needs it) or
+# pytest (port-alloc's pytest recipe): the tests that need them then skip,
+# as without python-subunit.
 set -u
 python=$1 dir=$2 requirement=$3
 stamp=$dir/.installed

@@ -39,19 +39,10 @@ pub fn write_test_name(number: u64, description: &str, name: &mut String) {
 /// Appends `number` in decimal to `text`, as `{number}` formats it, without
 /// the formatting machinery (a TAP stream names a test on every line).
 pub fn push_number(number: u64, text: &mut String) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = number;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    text.reserve(digits.len() - at);
-    for &digit in &digits[at..] {
+    let mut buf = [0u8; 20];
+    let digits = crate::os::decimal(number, &mut buf);
+    text.reserve(digits.len());
+    for &digit in digits {
         text.push(char::from(digit));
     }
 }
