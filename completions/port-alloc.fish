@@ -26,7 +26,7 @@ end
 
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -s n -l count -d 'How many ports' -r
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -l listen-address -d 'The address to bind with --listen (default 127.0.0.1; repeatable, e.g. for ::1 too: a socket per port and address)' -r
-complete -c port-alloc -n "__fish_port_alloc_needs_command" -l owner -d 'The process whose life the leases follow (default: the parent)' -r
+complete -c port-alloc -n "__fish_port_alloc_needs_command" -l owner -d 'The process whose life the leases follow (default: the calling shell: the parent, or the shell a subshell such as `$(...)` was forked from)' -r
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -l lease -d 'The longest a lease holds, in seconds (at most 2592000, 30 days)' -r
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -l grace -d 'The least a lease holds after it was taken, in seconds (at most 86400, a day)' -r
 complete -c port-alloc -n "__fish_port_alloc_needs_command" -l wait -d 'Wait up to SECONDS for enough ports when the pool is exhausted (at most 86400, a day; fractions allowed)' -r

@@ -31,8 +31,10 @@ pub const NAME: &str = "port-alloc";
     override_usage = "port-alloc [OPTIONS] [-n N]\n       port-alloc [OPTIONS] [-n N] -- COMMAND [ARGS]...\n       port-alloc release PORT...\n       port-alloc list\n       port-alloc gc",
     long_about = "Print N free TCP ports, one per line, and reserve them: all or none. A \
                   reservation (a lease, one file per port in a machine-wide directory) \
-                  holds while its owner process lives (by default the calling shell, the \
-                  parent of port-alloc) and at most --lease seconds, but never less than \
+                  holds while its owner process lives (by default the calling shell: the \
+                  parent of port-alloc or, when that is a subshell, as the $(...) of \
+                  `read -r p <<<\"$(port-alloc | tr ...)\"` is, the shell it was forked from) \
+                  and at most --lease seconds, but never less than \
                   --grace seconds after it was taken, so a caller in a short-lived subshell \
                   keeps its ports until its server has bound them. Leases are taken before \
                   ports are probed, so cooperating callers never probe each other's ports, \
@@ -71,7 +73,9 @@ pub struct Args {
     #[arg(long, value_name = "ADDRESS", requires = "listen")]
     pub listen_address: Vec<std::net::IpAddr>,
 
-    /// The process whose life the leases follow (default: the parent).
+    /// The process whose life the leases follow (default: the calling
+    /// shell: the parent, or the shell a subshell such as `$(...)` was
+    /// forked from).
     #[arg(long, value_name = "PID")]
     pub owner: Option<u32>,
 
@@ -207,7 +211,7 @@ fn allocate(dir: &LeaseDir, args: &Args) -> Result<ExitCode, Error> {
     } else {
         // SAFETY: getppid cannot fail.
         args.owner
-            .unwrap_or_else(|| unsafe { libc::getppid() } as u32)
+            .unwrap_or_else(|| Process::calling_shell(unsafe { libc::getppid() } as u32))
     };
     let owner = Process::find(owner_pid)
         .ok_or_else(|| Error::Usage(format!("--owner {owner_pid}: no such process")))?;

@@ -50,6 +50,33 @@ impl Process {
             })
     }
 
+    /// The process a lease should follow when `parent` started port-alloc
+    /// and no owner was named: the calling shell. That is `parent`, unless
+    /// it is a subshell — a fork of its own parent that never ran another
+    /// program (same executable, same command line), as the `$(...)` of
+    /// `read -r p <<<"$(port-alloc | tr ...)"` is: a subshell ends as soon
+    /// as port-alloc does, so the leases follow the shell it was forked
+    /// from (and on up through subshells of subshells).
+    pub fn calling_shell(parent: u32) -> u32 {
+        let identity = |pid: u32| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some((exe, cmdline))
+        };
+        let mut shell = parent;
+        // A bound, in case /proc says something odd.
+        for _ in 0..32 {
+            let Some(up) = parent_of(shell).filter(|&p| p > 1) else {
+                break;
+            };
+            match (identity(shell), identity(up)) {
+                (Some(a), Some(b)) if a == b => shell = up,
+                _ => break,
+            }
+        }
+        shell
+    }
+
     /// Its command line, words separated by spaces.
     pub fn command_line(&self) -> String {
         let raw = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
@@ -60,6 +87,13 @@ impl Process {
             .collect();
         words.join(" ")
     }
+}
+
+/// The parent of process `pid` (`/proc/PID/stat`, field 4).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// This process's network namespace: the inode of `/proc/self/ns/net`

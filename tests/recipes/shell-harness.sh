@@ -7,10 +7,9 @@
 set -euo pipefail
 
 # >>> recipe
-# --owner $$: the leases last while this shell runs, up to --lease
-# seconds (600 by default); port-alloc's own parent, the subshell of
-# $(...), ends at once, and would hold them for the 60-second grace only.
-read -r p0 p1 p2 <<<"$(port-alloc -n 3 --owner $$ | tr '\n' ' ')"
+# The leases last while this shell runs (up to --lease seconds, 600 by
+# default): the subshell of $(...) that starts port-alloc is passed over.
+read -r p0 p1 p2 <<<"$(port-alloc -n 3 | tr '\n' ' ')"
 python3 -m http.server --bind 127.0.0.1 "$p0" >/dev/null 2>&1 &
 trap 'kill $!' EXIT
 # <<< recipe

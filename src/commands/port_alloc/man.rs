@@ -5,9 +5,9 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     (
         "EXAMPLES",
         "Three ports for the calling shell, held while it runs (at most --lease \
-         seconds); without --owner $$ their owner would be the subshell of $(...), \
-         which ends at once, and they would be held for the grace period only:\n\n    \
-         read -r p0 p1 p2 <<<\"$(port-alloc -n 3 --owner $$ | tr '\\n' ' ')\"\n\n\
+         seconds; the subshell of $(...) that starts port-alloc, which ends at once, is \
+         passed over):\n\n    \
+         read -r p0 p1 p2 <<<\"$(port-alloc -n 3 | tr '\\n' ' ')\"\n\n\
          In a Makefile, ports for one recipe line, or for the whole make run \
          (owned by make, the parent of the shell $(shell) starts):\n\n    \
          check:\n    \
