@@ -19,6 +19,21 @@
     }
     return false;
   }
+  // The first classes are made at once, not when the observer first runs
+  // (which a busy browser may put off): about a screenful or two of rows,
+  // measured by their text so that no layout is forced here.
+  var first = 0;
+  var budget = 100000;
+  while (first < sections.length && budget > 0) {
+    var rows = sections[first].querySelector("script[type='text/x-rows']");
+    var size = rows ? rows.textContent.length : 0;
+    if (first > 0 && size > budget) {
+      break;
+    }
+    budget -= size;
+    render(sections[first]);
+    first++;
+  }
   if ("IntersectionObserver" in window) {
     var observer = new IntersectionObserver(function (entries) {
       for (var i = 0; i < entries.length; i++) {
@@ -30,7 +45,7 @@
         }
       }
     }, { rootMargin: "2000px 0px" });
-    for (var s = 0; s < sections.length; s++) {
+    for (var s = first; s < sections.length; s++) {
       observer.observe(sections[s]);
     }
   } else {
