@@ -146,18 +146,7 @@ const DIGITS: &[u8; 10] = b"0123456789";
 
 /// Appends `n` in decimal.
 pub fn push_number(n: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = DIGITS[(rest % 10) as usize];
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(crate::os::decimal(n, &mut [0; 20]));
 }
 
 /// Splits a test id as python's junitxml does: at the last dot before the
