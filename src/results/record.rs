@@ -14,10 +14,9 @@
 //! handed on last, the most recently opened first, without a last
 //! timestamp. Packets without a test id are not part of any test.
 
-use hashbrown::HashMap;
-use rustc_hash::FxBuildHasher;
-
 use crate::codec::packet::{Packet, Status, Timestamp};
+use crate::results::group::hash_key;
+use crate::results::open::OpenTable;
 
 /// One test's events gathered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,19 +60,20 @@ pub struct RecordFile {
 /// Gathers packets into [`TestRecord`]s; see the module documentation.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    /// Open tests by [`Recorder::key`].
-    open: HashMap<String, (u64, TestRecord), FxBuildHasher>,
+    /// Open tests, each with when it was opened, found by their id and
+    /// route code (the record holds both: no key is kept apart, nor
+    /// allocated per test).
+    open: OpenTable<(u64, TestRecord)>,
     /// Opened so far: orders what is still open at the end.
     opened: u64,
-    /// The key of the packet at hand, built in place.
-    key: String,
     /// Buffers of records handed back by [`Recorder::recycle`], for new
     /// records to fill rather than allocate.
     spare: Spare,
 }
 
-/// Buffers kept for reuse (a few: enough for the tests in progress of a
-/// typical run to be made of them).
+/// Buffers kept for reuse (a few hundred: enough for the tests in progress
+/// of a typical run, or for those a command has in hand at once, to be
+/// made of them).
 #[derive(Debug, Default)]
 struct Spare {
     records: Vec<TestRecord>,
@@ -82,7 +82,7 @@ struct Spare {
 }
 
 impl Spare {
-    const KEPT: usize = 64;
+    const KEPT: usize = 512;
 
     fn string(&mut self, text: &str) -> String {
         match self.strings.pop() {
@@ -113,26 +113,30 @@ impl Recorder {
         let id = packet.test_id()?;
         let route = packet.route_code();
         let timestamp = packet.timestamp();
-        Self::key(&mut self.key, id, route);
-        let opened = &mut self.opened;
-        let spare = &mut self.spare;
-        let (_, record) = self.open.entry_ref(self.key.as_str()).or_insert_with(|| {
-            *opened += 1;
-            let mut record = spare.records.pop().unwrap_or_default();
-            record.id.clear();
-            record.id.push_str(id);
-            match (route, &mut record.route_code) {
-                (Some(route), Some(kept)) => {
-                    kept.clear();
-                    kept.push_str(route);
+        let hash = hash_key(id, route);
+        let is_this = |(_, r): &(u64, TestRecord)| r.id == id && r.route_code.as_deref() == route;
+        let slot = match self.open.find(hash, is_this) {
+            Some(slot) => slot,
+            None => {
+                self.opened += 1;
+                let mut record = self.spare.records.pop().unwrap_or_default();
+                record.id.clear();
+                record.id.push_str(id);
+                match (route, &mut record.route_code) {
+                    (Some(route), Some(kept)) => {
+                        kept.clear();
+                        kept.push_str(route);
+                    }
+                    (route, kept) => *kept = route.map(str::to_owned),
                 }
-                (route, kept) => *kept = route.map(str::to_owned),
+                record.status = None;
+                record.start = timestamp;
+                record.stop = None;
+                let rehash = |(_, r): &(u64, TestRecord)| hash_key(&r.id, r.route_code.as_deref());
+                self.open.insert(hash, (self.opened, record), rehash)
             }
-            record.status = None;
-            record.start = timestamp;
-            record.stop = None;
-            (*opened, record)
-        });
+        };
+        let (_, record) = self.open.get_mut(slot);
         let status = packet.status();
         if status != Status::Unset {
             record.status = Some(status);
@@ -160,9 +164,7 @@ impl Recorder {
         if matches!(status, Status::Unset | Status::InProgress) {
             return None;
         }
-        self.open
-            .remove(self.key.as_str())
-            .map(|(_, record)| record)
+        Some(self.open.remove_slot(hash, slot).1)
     }
 
     /// The id, then a NUL and the route code if there is one: strings hold
@@ -197,7 +199,16 @@ impl Recorder {
     /// Ends the stream: the tests still open, the most recently opened
     /// first, each without a last timestamp.
     pub fn finish(&mut self) -> Vec<TestRecord> {
-        let mut open: Vec<_> = self.open.drain().map(|(_, v)| v).collect();
+        let slots: Vec<u32> = self.open.slots().collect();
+        let open = &mut self.open;
+        let mut open: Vec<_> = slots
+            .into_iter()
+            .map(|slot| {
+                let (_, record) = open.get(slot);
+                let hash = hash_key(&record.id, record.route_code.as_deref());
+                open.remove_slot(hash, slot)
+            })
+            .collect();
         open.sort_by_key(|&(n, _)| std::cmp::Reverse(n));
         open.into_iter()
             .map(|(_, mut record)| {
