@@ -4,8 +4,6 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::thread;
 
 use clap::Parser;
 use serde_json::json;
@@ -15,6 +13,7 @@ use crate::codec::batch::PacketBatch;
 use crate::codec::encode::{Event, encode};
 use crate::codec::packet::{Packet, Status};
 use crate::results::stats::Summary;
+use crate::stream::offload::{Batches, Offload};
 use crate::stream::reader::{Item, StreamReader};
 
 /// The command's name.
@@ -59,9 +58,6 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub slowest: usize,
 }
-
-/// Bytes of packets handed to the counting thread at a time.
-const BATCH_BYTES: usize = 256 * 1024;
 
 /// Man page sections after OPTIONS.
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
@@ -177,26 +173,18 @@ pub(crate) fn count(
     // Counting runs on a second thread, fed batches of packets, while this
     // one reads, decodes and passes output through: the two halves of the
     // work take about as long as each other.
-    let (full_tx, full_rx) = mpsc::sync_channel::<PacketBatch>(2);
-    let (empty_tx, empty_rx) = mpsc::channel::<PacketBatch>();
-    let counter = thread::Builder::new()
-        .name("counting".into())
-        .spawn(move || {
-            let mut summary = Summary::new(slowest);
-            for mut batch in full_rx {
-                for packet in batch.iter() {
-                    summary.packet(&packet);
-                }
-                batch.clear();
-                // The reader may have finished already; then the batch goes.
-                let _ = empty_tx.send(batch);
+    let mut counter = Offload::spawn("counting", move |batches: &mut Batches<PacketBatch>| {
+        let mut summary = Summary::new(slowest);
+        while let Some(batch) = batches.next_batch() {
+            for packet in batch.iter() {
+                summary.packet(&packet);
             }
-            summary.finish();
-            summary
-        })
-        .map_err(Error::Write)?;
+        }
+        summary.finish();
+        summary
+    })
+    .map_err(Error::Write)?;
 
-    let mut batch = PacketBatch::new();
     let mut log = ReadLog::default();
     let mut chatter_bytes = 0u64;
     let mut scratch = Vec::new();
@@ -207,12 +195,8 @@ pub(crate) fn count(
             match item {
                 Item::Packet(packet) => {
                     mode.packet(&packet, out)?;
-                    batch.push(&packet);
-                    if batch.byte_len() >= BATCH_BYTES {
-                        let next = empty_rx.try_recv().unwrap_or_default();
-                        // Fails only if the counting thread died, which join reports.
-                        let _ = full_tx.send(std::mem::replace(&mut batch, next));
-                    }
+                    // Fails only if the counting thread died, which finish reports.
+                    let _ = counter.push(&packet);
                 }
                 Item::Chatter(chatter) => {
                     chatter_bytes += chatter.bytes.len() as u64;
@@ -223,11 +207,7 @@ pub(crate) fn count(
         }
         log.add_reader(&reader);
     }
-    let _ = full_tx.send(batch);
-    drop(full_tx);
-    let summary = counter
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let summary = counter.finish();
     Ok(Counted {
         summary,
         log,

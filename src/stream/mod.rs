@@ -6,6 +6,7 @@
 //! sources and writes `Write` sinks, but opens nothing itself.
 
 pub mod cancel;
+pub mod offload;
 pub mod pump;
 pub mod reader;
 pub mod window;
