@@ -2,7 +2,6 @@
 //! is always well-formed, whatever the stream holds.
 
 use std::fs::File;
-use std::hash::BuildHasher;
 use std::io::{self, BufWriter, Seek, Write};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -15,11 +14,14 @@ use crate::codec::encode::{Event, encode};
 use crate::codec::packet::Status;
 use crate::formats::junit_write::{Case, Outcome, Seconds, escape, split_id};
 use crate::results::record::{Recorder, TestRecord};
+use crate::stream::offload::{Batches, Offload};
 use crate::stream::reader::{Item, StreamReader};
 
 mod document;
+mod names;
 mod retries;
 use document::{Counts, InPlace};
+use names::UniqueNames;
 use retries::Retries;
 
 /// The command's name.
@@ -137,9 +139,11 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          pipe, or with --suite-per-worker, each test is written as it ends into an \
          anonymous temporary file (one per suite, in TMPDIR, gone however the command \
          ends) and each suite's start tag, then a copy of that file, at the end. Memory holds \
-         the tests in progress and one test's attachments (and, for unique names, a count \
-         per test name; the ids of tests that failed and have not passed since). Under \
-         --flavor jenkins failed runs wait in another such file (see RETRIES).",
+         the tests in progress and one test's attachments (and, for unique names, 8 bytes \
+         per test name; the ids of tests that failed and have not passed since), and the \
+         few hundred tests that have ended and wait to be written: the stream is read and \
+         its tests gathered on one thread while they are written as XML on another. \
+         Under --flavor jenkins failed runs wait in another such file (see RETRIES).",
     ),
     cli::V1_INPUT_MAN,
     (
@@ -192,16 +196,12 @@ struct Report {
     in_place: Option<InPlace>,
     per_worker: bool,
     unique: bool,
-    /// The (class name, name) of each case written, by its hash, for
-    /// unique names; and how many times those written more than once were.
-    seen: rustc_hash::FxHashSet<u64>,
-    runs: rustc_hash::FxHashMap<u64, u32>,
+    /// The (class name, name) of each case written, for unique names.
+    names: UniqueNames,
     /// Failed runs are held back to be folded into a later pass (jenkins).
     fold_retries: bool,
     retries: Retries,
     unfinished: Vec<String>,
-    /// Output outside tests, for the first suite's `<system-out>`.
-    outside: Option<BufWriter<File>>,
     /// Buffers kept from one test to the next.
     case: Vec<u8>,
     reruns: Vec<u8>,
@@ -238,45 +238,12 @@ impl Report {
         Ok(at)
     }
 
-    fn outside(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let out = match &mut self.outside {
-            Some(out) => out,
-            none => none.insert(BufWriter::new(crate::os::unlinked_temp_file(
-                &std::env::temp_dir(),
-            )?)),
-        };
-        out.write_all(bytes)
-    }
-
-    /// Makes (`classname`, `name`) one no case written so far had: a name
-    /// seen before gets " (run N)", N its count, or the next count free (a
-    /// test may be called "x (run 2)" itself, or two ids, as `x` and `.x`,
-    /// may split alike).
-    fn unique_name(&mut self, classname: &str, name: &mut std::borrow::Cow<'_, str>) {
-        let key = |name: &str| rustc_hash::FxBuildHasher.hash_one((classname, name));
-        let base = key(name);
-        if self.seen.insert(base) {
-            return;
-        }
-        let stem = name.to_string();
-        let name = name.to_mut();
-        loop {
-            let runs = self.runs.entry(base).or_insert(1);
-            *runs += 1;
-            name.clear();
-            use std::fmt::Write;
-            write!(name, "{stem} (run {runs})").expect("a String takes any text");
-            if self.seen.insert(key(name)) {
-                return;
-            }
-        }
-    }
-
     fn record(&mut self, record: &TestRecord, finished: bool) -> io::Result<()> {
         let (classname, name) = split_id(&record.id);
-        let mut name = std::borrow::Cow::Borrowed(name);
-        if self.unique {
-            self.unique_name(classname, &mut name);
+        // Looked up once the case is written (see names.rs).
+        let name_hash = self.unique.then(|| UniqueNames::hash(classname, name));
+        if let Some(hash) = name_hash {
+            self.names.prefetch(hash);
         }
         let file = |wanted: &str| record.files.iter().find(|f| f.name == wanted);
         let traceback = file("traceback");
@@ -349,9 +316,10 @@ impl Report {
                 reruns.clear();
             }
         }
-        let case = Case {
+        let renamed;
+        let mut case = Case {
             classname,
-            name: &name,
+            name,
             time,
             outcome,
             message,
@@ -365,6 +333,14 @@ impl Report {
         let mut buf = std::mem::take(&mut self.case);
         buf.clear();
         case.write(&mut buf);
+        if let Some(hash) = name_hash
+            && let Some(name) = self.names.take(hash, classname, name)
+        {
+            renamed = name;
+            case.name = &renamed;
+            buf.clear();
+            case.write(&mut buf);
+        }
         let held = failed_run && self.fold_retries;
         if failed_run {
             let case_len = buf.len();
@@ -407,7 +383,7 @@ impl Report {
     /// Writes the document: each suite's start tag with its counts, then
     /// a copy of its cases (or, written in place, what follows the cases,
     /// then the start tags over the widest ones).
-    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+    fn finish(&mut self, mut outside: Outside, out: &mut dyn Write) -> io::Result<()> {
         if self.suites.is_empty() {
             self.suite(None)?;
         }
@@ -415,7 +391,6 @@ impl Report {
         for suite in &self.suites {
             run.add(&suite.counts);
         }
-        let mut outside = self.outside.take();
         if let Some(mut in_place) = self.in_place.take() {
             self.suite_end(0, &mut outside, &mut in_place.out)?;
             writeln!(in_place.out, "</testsuites>")?;
@@ -444,12 +419,12 @@ impl Report {
     fn suite_end(
         &self,
         suite: usize,
-        outside: &mut Option<BufWriter<File>>,
+        outside: &mut Outside,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         self.retries.write_failures(suite, out)?;
         if suite == 0
-            && let Some(outside) = outside
+            && let Some(outside) = &mut outside.0
         {
             outside.flush()?;
             let file = outside.get_mut();
@@ -465,6 +440,29 @@ impl Report {
         writeln!(out, "  </testsuite>")
     }
 }
+
+/// Output outside tests, for the first suite's `<system-out>`, in a
+/// temporary file (made when there is some).
+#[derive(Default)]
+struct Outside(Option<BufWriter<File>>);
+
+impl Outside {
+    fn add(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let out = match &mut self.0 {
+            Some(out) => out,
+            none => none.insert(BufWriter::new(crate::os::unlinked_temp_file(
+                &std::env::temp_dir(),
+            )?)),
+        };
+        out.write_all(bytes)
+    }
+}
+
+/// Tests sent to be written, and whether each finished.
+type Records = Vec<(TestRecord, bool)>;
+
+/// The tests sent to be written at once.
+const RECORDS: usize = 128;
 
 /// The name of the run's suite (with --suite-per-worker, `worker-ROUTE`).
 const SUITE: &str = "subunit";
@@ -513,21 +511,37 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         in_place,
         per_worker: args.suite_per_worker,
         unique: args.flavor != Some(Flavor::Jenkins),
-        seen: Default::default(),
-        runs: Default::default(),
+        names: UniqueNames::default(),
         fold_retries: args.flavor == Some(Flavor::Jenkins),
         retries: Retries::default(),
         unfinished: Vec::new(),
-        outside: None,
         case: Vec::new(),
         reruns: Vec::new(),
         stdout: Vec::new(),
         stderr: Vec::new(),
     };
+    // Cases are written on a second thread while this one reads, decodes
+    // and gathers tests, each half about as long as the other.
+    let mut offload = Offload::spawn("report", move |batches: &mut Batches<Records>| {
+        while let Some(batch) = batches.next_batch() {
+            for (record, finished) in batch.iter() {
+                report.record(record, *finished)?;
+            }
+        }
+        io::Result::Ok(report)
+    })
+    .map_err(Error::Write)?;
     let mut recorder = Recorder::new();
+    // Records come back to be made into new ones.
+    let recycle = |records: &mut Records, recorder: &mut Recorder| {
+        for (record, _) in records.drain(..) {
+            recorder.recycle(record);
+        }
+    };
+    let mut outside = Outside::default();
     let mut log = ReadLog::default();
     let mut scratch = Vec::new();
-    for input in inputs {
+    'inputs: for input in inputs {
         let name = input.name().to_owned();
         let mut reader = StreamReader::live(input);
         while let Some(item) = reader.next().map_err(Error::reading(&name))? {
@@ -542,16 +556,24 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                             && !to_file
                             && let Some(file) = packet.file()
                         {
-                            report.outside(file.content)?;
+                            outside.add(file.content)?;
                         }
                         continue;
                     }
                     if packet.status() == Status::Exists {
                         continue;
                     }
-                    if let Some(record) = recorder.packet(&packet) {
-                        report.record(&record, true)?;
-                        recorder.recycle(record);
+                    let Some(record) = recorder.packet(&packet) else {
+                        continue;
+                    };
+                    offload.batch().push((record, true));
+                    if offload.batch().len() >= RECORDS
+                        && offload
+                            .send_with(|done| recycle(done, &mut recorder))
+                            .is_err()
+                    {
+                        // Writing the report failed: finish says how.
+                        break 'inputs;
                     }
                 }
                 Item::Chatter(chatter) => {
@@ -566,23 +588,28 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
                         encode(&event, &mut scratch).expect("a name and content always encode");
                         out.write_all(&scratch)?;
                     } else {
-                        report.outside(chatter.bytes)?;
+                        outside.add(chatter.bytes)?;
                     }
                 }
-                Item::Idle => out.flush()?,
+                Item::Idle => {
+                    out.flush()?;
+                    if !offload.batch().is_empty() {
+                        let _ = offload.send_with(|done| recycle(done, &mut recorder));
+                    }
+                }
             }
         }
         log.add_reader(&reader);
     }
-    for record in recorder.finish() {
-        report.record(&record, false)?;
-    }
+    let unfinished = recorder.finish().into_iter().map(|record| (record, false));
+    offload.batch().extend(unfinished);
+    let mut report = offload.finish()?;
     match &mut xml_file {
         Some(file) => {
-            report.finish(file)?;
+            report.finish(outside, file)?;
             file.flush()?;
         }
-        None => report.finish(&mut out)?,
+        None => report.finish(outside, &mut out)?,
     }
     out.flush()?;
     // Named, but not thousands of lines of them (a crashed worker's run).
