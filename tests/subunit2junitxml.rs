@@ -607,3 +607,53 @@ fn a_report_in_a_file_is_written_in_place_and_says_the_same() {
         }
     }
 }
+
+#[test]
+fn a_report_that_cannot_be_written_is_a_clear_error_at_once() {
+    // The file size limit (with SIGXFSZ ignored, writes past it fail with
+    // EFBIG) stops the writing thread partway: the reading thread must
+    // stop too, and the error be told, whichever file it was writing.
+    let dir = TempDir::new("junit-too-large");
+    let mut stream = Vec::new();
+    for i in 0..20_000 {
+        let failed = i % 3 == 0;
+        let (status, traceback) = if failed {
+            (Status::Fail, Some("Traceback\nboom"))
+        } else {
+            (Status::Success, None)
+        };
+        run(
+            &mut stream,
+            &format!("a.b.test_{i}"),
+            status,
+            traceback,
+            "0",
+        );
+    }
+    let input = dir.path("in.subunit");
+    std::fs::write(&input, &stream).unwrap();
+    let bin = ours("subunit2junitxml").get_program().to_owned();
+    for (args, to) in [
+        ("", "-o report.xml"),
+        ("--flavor jenkins", "-o report.xml"),
+        ("--suite-per-worker", "> report.xml"),
+        ("", ""),
+    ] {
+        let script = format!(
+            "trap '' XFSZ; ulimit -f 64; exec {} --no-passthrough {args} in.subunit {to}",
+            bin.to_str().unwrap()
+        );
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path("."))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{script}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "subunit2junitxml: error writing output: File too large\n",
+            "{script}"
+        );
+    }
+}

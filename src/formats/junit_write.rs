@@ -153,8 +153,9 @@ pub fn push_number(n: u64, out: &mut Vec<u8>) {
 /// first `(` (parameters), the class name before it (empty when there is
 /// no dot) and the name after.
 pub fn split_id(id: &str) -> (&str, &str) {
-    let end = id.find('(').unwrap_or(id.len());
-    match id[..end].rfind('.') {
+    // Both are ASCII, so the byte searches cut at character boundaries.
+    let end = memchr::memchr(b'(', id.as_bytes()).unwrap_or(id.len());
+    match memchr::memrchr(b'.', &id.as_bytes()[..end]) {
         Some(dot) => (&id[..dot], &id[dot + 1..]),
         None => ("", id),
     }

@@ -96,8 +96,11 @@ impl Spare {
     }
 
     fn keep_strings(&mut self, strings: impl Iterator<Item = String>) {
-        let room = Self::KEPT.saturating_sub(self.strings.len());
-        self.strings.extend(strings.take(room));
+        for string in strings {
+            if self.strings.len() < Self::KEPT {
+                self.strings.push(string);
+            }
+        }
     }
 }
 
@@ -149,7 +152,13 @@ impl Recorder {
                     let mut kept = self.spare.files.pop().unwrap_or_default();
                     kept.name.clear();
                     kept.name.push_str(file.name);
-                    kept.mime = packet.mime().map(str::to_owned);
+                    match (packet.mime(), &mut kept.mime) {
+                        (Some(mime), Some(old)) => {
+                            old.clear();
+                            old.push_str(mime);
+                        }
+                        (mime, old) => *old = mime.map(str::to_owned),
+                    }
                     kept.content.clear();
                     kept.content.extend_from_slice(file.content);
                     record.files.push(kept);
@@ -157,9 +166,20 @@ impl Recorder {
             }
         }
         if let Some(tags) = packet.tags() {
-            let old = std::mem::take(&mut record.tags);
-            self.spare.keep_strings(old.into_iter());
-            record.tags = tags.map(|t| self.spare.string(t)).collect();
+            // Written over the strings already there: tags come with every
+            // packet of many streams, most often the same ones.
+            let mut n = 0;
+            for tag in tags {
+                match record.tags.get_mut(n) {
+                    Some(kept) => {
+                        kept.clear();
+                        kept.push_str(tag);
+                    }
+                    None => record.tags.push(self.spare.string(tag)),
+                }
+                n += 1;
+            }
+            self.spare.keep_strings(record.tags.drain(n..));
         }
         if matches!(status, Status::Unset | Status::InProgress) {
             return None;

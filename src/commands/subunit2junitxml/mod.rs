@@ -238,13 +238,20 @@ impl Report {
         Ok(at)
     }
 
+    /// Asks for the memory [`Report::record`] will look the case's name
+    /// up in, a few cases ahead of it (see names.rs).
+    #[inline]
+    fn prefetch(&self, record: &TestRecord) {
+        if self.unique {
+            let (classname, name) = split_id(&record.id);
+            self.names.prefetch(UniqueNames::hash(classname, name));
+        }
+    }
+
     fn record(&mut self, record: &TestRecord, finished: bool) -> io::Result<()> {
         let (classname, name) = split_id(&record.id);
         // Looked up once the case is written (see names.rs).
         let name_hash = self.unique.then(|| UniqueNames::hash(classname, name));
-        if let Some(hash) = name_hash {
-            self.names.prefetch(hash);
-        }
         let file = |wanted: &str| record.files.iter().find(|f| f.name == wanted);
         let traceback = file("traceback");
         let reason = file("reason");
@@ -461,6 +468,10 @@ impl Outside {
 /// Tests sent to be written, and whether each finished.
 type Records = Vec<(TestRecord, bool)>;
 
+/// How many cases ahead of the one being written its name's lookup is
+/// prefetched: a miss takes as long as writing a case or two.
+const AHEAD: usize = 2;
+
 /// The tests sent to be written at once.
 const RECORDS: usize = 128;
 
@@ -524,7 +535,10 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     // and gathers tests, each half about as long as the other.
     let mut offload = Offload::spawn("report", move |batches: &mut Batches<Records>| {
         while let Some(batch) = batches.next_batch() {
-            for (record, finished) in batch.iter() {
+            for (i, (record, finished)) in batch.iter().enumerate() {
+                if let Some((ahead, _)) = batch.get(i + AHEAD) {
+                    report.prefetch(ahead);
+                }
                 report.record(record, *finished)?;
             }
         }

@@ -5,9 +5,11 @@
 //! in a large run), and that lookup is a cache miss in a table of
 //! megabytes: done plainly it was a sixth of the command's time. So the
 //! pairs are kept by hash in a table of bare 64-bit words (one cache line
-//! per lookup, not hashbrown's two), and the caller asks for the line
-//! early ([`UniqueNames::prefetch`]), does the rest of its work on the
-//! case, and only then looks.
+//! per lookup, not hashbrown's two, in huge pages where the kernel has
+//! them), and the caller asks for the line a couple of cases ahead
+//! ([`UniqueNames::prefetch`]): by the time it looks, the line is there.
+//! Measured on the 124 MB run: the lookups went from 13% of the samples
+//! to 7% with the table, and to 3% with the prefetch.
 
 use std::fmt::Write;
 use std::hash::BuildHasher;
