@@ -581,6 +581,33 @@ def scaling_rows(streams):
             result=verdict([] if flat else [f"{rss[-1] / rss[0]:.1f}x"]))
 
 
+def junit_memory_rows(streams):
+    """subunit2junitxml's peak RSS at 1x, 4x and 16x: not flat, since it
+    keeps 8 bytes per test name (for unique names; not --flavor jenkins)
+    and a few per failure not yet passed (for retries); bytes per test
+    from 1x to 16x."""
+    tests = []
+    for s in streams:
+        listed = subprocess.run([ours("subunit-ls"), "--no-passthrough", s],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        tests.append(listed.stdout.count(b"\n"))
+    out = os.path.join(WORK, "memory.xml")
+    for flavor, limit in [("gitlab", 32), ("jenkins", 8)]:
+        rss = [peak_rss(Cmd([ours("subunit2junitxml"), "--flavor", flavor, "--no-passthrough",
+                             "-o", out, s])) for s in streams]
+        if None in rss:
+            continue
+        per_test = (rss[-1] - rss[0]) / (tests[-1] - tests[0])
+        row(command=f"subunit2junitxml --flavor {flavor} peak RSS at 1x/4x/16x",
+            input="/".join(mb(os.path.getsize(s)) for s in streams)
+            + f", {tests[0]}/{tests[-1]} tests",
+            ours_s="-", cat_s="-", ratio="-", cpu="-", mbs="-",
+            rss=" / ".join(mib(r) for r in rss) + f": {per_test:.1f} B/test", python="-",
+            target=f"<= {limit} B/test", result=verdict([] if per_test <= limit else
+                                                       [f"{per_test:.1f} B/test"]))
+    os.remove(out)
+
+
 def per_test_rows(streams):
     """Bytes of our state per test in progress: the RSS difference between
     streams of N1 and N2 open tests, over N2 - N1; for filter and 2to1 less
@@ -743,6 +770,7 @@ def main():
     scale = [gen(os.path.join(WORK, f"scale{k}.subunit"), "--size", str(SCALE_MIB * k),
                  "--chatter", "2", "--attachments", "1") for k in (1, 4, 16)]
     scaling_rows(scale)
+    junit_memory_rows(scale)
     for s in scale:
         os.remove(s)
     open_streams = [(n, gen(os.path.join(WORK, f"open{n}.subunit"), "--tests", str(n),

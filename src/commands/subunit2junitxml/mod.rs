@@ -140,7 +140,8 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
          anonymous temporary file (one per suite, in TMPDIR, gone however the command \
          ends) and each suite's start tag, then a copy of that file, at the end. Memory holds \
          the tests in progress and one test's attachments (and, for unique names, 8 bytes \
-         per test name; the ids of tests that failed and have not passed since), and the \
+         per test name; for retries, 16 bytes per test that failed and has not passed \
+         since, and 32 per failed run held back), and the \
          few hundred tests that have ended and wait to be written: the stream is read and \
          its tests gathered on one thread while they are written as XML on another. \
          Under --flavor jenkins failed runs wait in another such file (see RETRIES).",
@@ -317,7 +318,7 @@ impl Report {
         reruns.clear();
         if finished && outcome == Outcome::Passed {
             for run in self.retries.passed(&record.id, &mut reruns)? {
-                self.suites[run.suite].counts.uncount(run.outcome);
+                self.suites[run.suite as usize].counts.uncount(run.outcome);
             }
             if !self.fold_retries {
                 reruns.clear();
@@ -637,8 +638,8 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
             report.unfinished.len() - NAMED
         );
     }
-    let flaky = &report.retries.flaky;
-    for (id, times) in flaky.iter().take(NAMED) {
+    let retries = &report.retries;
+    for (id, times) in &retries.flaky {
         let times = if *times == 1 {
             "once".to_owned()
         } else {
@@ -646,8 +647,9 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
         };
         eprintln!("{NAME}: flaky: {id} (failed {times}, then passed)");
     }
-    if flaky.len() > NAMED {
-        eprintln!("{NAME}: ... and {} more flaky tests", flaky.len() - NAMED);
+    if retries.flaky_count > retries.flaky.len() {
+        let more = retries.flaky_count - retries.flaky.len();
+        eprintln!("{NAME}: ... and {more} more flaky tests");
     }
     log.report(NAME);
     Ok(if report.failed() {
