@@ -239,20 +239,27 @@ impl Report {
         Ok(at)
     }
 
-    /// Asks for the memory [`Report::record`] will look the case's name
-    /// up in, a few cases ahead of it (see names.rs).
+    /// The hash a case's name is looked up by when names are unique,
+    /// and a request for the memory it is looked up in: asked a few cases
+    /// before [`Report::record`] takes it (see names.rs).
     #[inline]
-    fn prefetch(&self, record: &TestRecord) {
-        if self.unique {
+    fn name_hash(&self, record: &TestRecord) -> Option<u64> {
+        self.unique.then(|| {
             let (classname, name) = split_id(&record.id);
-            self.names.prefetch(UniqueNames::hash(classname, name));
-        }
+            let hash = UniqueNames::hash(classname, name);
+            self.names.prefetch(hash);
+            hash
+        })
     }
 
-    fn record(&mut self, record: &TestRecord, finished: bool) -> io::Result<()> {
+    /// Writes a case; `name_hash` from [`Report::name_hash`].
+    fn record(
+        &mut self,
+        record: &TestRecord,
+        finished: bool,
+        name_hash: Option<u64>,
+    ) -> io::Result<()> {
         let (classname, name) = split_id(&record.id);
-        // Looked up once the case is written (see names.rs).
-        let name_hash = self.unique.then(|| UniqueNames::hash(classname, name));
         let file = |wanted: &str| record.files.iter().find(|f| f.name == wanted);
         let traceback = file("traceback");
         let reason = file("reason");
@@ -535,12 +542,16 @@ pub fn run(args: &Args) -> Result<ExitCode, Error> {
     // Cases are written on a second thread while this one reads, decodes
     // and gathers tests, each half about as long as the other.
     let mut offload = Offload::spawn("report", move |batches: &mut Batches<Records>| {
+        let mut hashes = std::collections::VecDeque::with_capacity(AHEAD + 1);
         while let Some(batch) = batches.next_batch() {
+            hashes.clear();
+            hashes.extend(batch.iter().take(AHEAD).map(|(r, _)| report.name_hash(r)));
             for (i, (record, finished)) in batch.iter().enumerate() {
                 if let Some((ahead, _)) = batch.get(i + AHEAD) {
-                    report.prefetch(ahead);
+                    hashes.push_back(report.name_hash(ahead));
                 }
-                report.record(record, *finished)?;
+                let hash = hashes.pop_front().expect("one hash per case");
+                report.record(record, *finished, hash)?;
             }
         }
         io::Result::Ok(report)
