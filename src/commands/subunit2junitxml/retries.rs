@@ -15,14 +15,12 @@ use std::os::unix::fs::FileExt;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use super::NAMED;
 use crate::formats::junit_write::Outcome;
 
 /// Held bytes kept in memory before they go to the file, and the buffer
 /// they are read back through.
 const PENDING: usize = 256 * 1024;
-
-/// The flaky tests named; the others are counted.
-pub const NAMED: usize = 10;
 
 /// No held run (the end of a test's chain of them).
 const NONE: u32 = u32::MAX;
